@@ -1,0 +1,112 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Every target is Swift 6 with strict concurrency; these flags are set once here.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let log = Target.Dependency.product(name: "Logging", package: "swift-log")
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let postgres = Target.Dependency.product(name: "PostgresNIO", package: "postgres-nio")
+let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
+let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
+
+/// One executable per service: `Services/<folder>` builds on the shared service kit.
+func service(folder: String) -> Target {
+    .executableTarget(
+        name: folder + "Service",
+        dependencies: ["FairwayServiceKit", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", argumentParser, log],
+        path: "Services/\(folder)",
+        swiftSettings: swiftSettings
+    )
+}
+
+let services: [(product: String, folder: String)] = [
+    ("fairway-ingest", "Ingest"),
+    ("fairway-converter", "Converter"),
+    ("fairway-metadata", "Metadata"),
+    ("fairway-qc", "QC"),
+    ("fairway-retention", "Retention"),
+    ("fairway-doi", "DOI"),
+]
+
+let package = Package(
+    name: "Fairway",
+    platforms: [.macOS(.v14)],
+    products: services.map { .executable(name: $0.product, targets: [$0.folder + "Service"]) } + [
+        .executable(name: "fairway", targets: ["FairwayCLI"]),
+        .executable(name: "fairway-bench", targets: ["FairwayBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // Already in the graph through postgres-nio; named for ByteBuffer (bytea) and TLS settings.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+    ],
+    targets: services.map { service(folder: $0.folder) } + [
+        // C interop: rabbitmq-c from the system (Debian librabbitmq-dev) plus a shim for macros and variadics.
+        .systemLibrary(
+            name: "CRabbitMQ",
+            path: "Shared/CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        .target(name: "FairwayContracts", path: "Shared/Contracts", swiftSettings: swiftSettings),
+        .target(
+            name: "FairwayAMQP",
+            dependencies: ["CRabbitMQ", log, lifecycle],
+            path: "Shared/AMQP",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FairwayCatalog",
+            dependencies: ["FairwayContracts", postgres, log, nioCore, nioSSL, crypto],
+            path: "Shared/Catalog",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FairwayServiceKit",
+            dependencies: [
+                "FairwayContracts", "FairwayAMQP", "FairwayCatalog", postgres, lifecycle, log, argumentParser,
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Shared/ServiceKit",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "FairwayCLI",
+            dependencies: ["FairwayServiceKit", "FairwayCatalog", "FairwayAMQP", "FairwayContracts", argumentParser, log, postgres],
+            path: "Services/CLI",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "FairwayBench",
+            dependencies: ["FairwayServiceKit", "FairwayAMQP", "FairwayCatalog", "FairwayContracts", argumentParser, log],
+            path: "Benchmarks/Bench",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FairwayTestSupport",
+            dependencies: ["FairwayServiceKit", "FairwayAMQP", "FairwayCatalog", "FairwayContracts", postgres, log],
+            path: "Tests/Support",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "ContractsTests", dependencies: ["FairwayContracts"], path: "Tests/ContractsTests", swiftSettings: swiftSettings),
+        .testTarget(name: "AMQPTests", dependencies: ["FairwayAMQP", "FairwayTestSupport", "FairwayContracts", "FairwayCatalog", "FairwayServiceKit"], path: "Tests/AMQPTests", swiftSettings: swiftSettings),
+        .testTarget(name: "CatalogTests", dependencies: ["FairwayCatalog", "FairwayTestSupport", "FairwayContracts", "FairwayServiceKit", "FairwayAMQP", postgres], path: "Tests/CatalogTests", swiftSettings: swiftSettings),
+        .testTarget(name: "ServiceKitTests", dependencies: ["FairwayServiceKit", "FairwayTestSupport", "FairwayContracts", "FairwayAMQP", "FairwayCatalog"], path: "Tests/ServiceKitTests", swiftSettings: swiftSettings),
+    ]
+)

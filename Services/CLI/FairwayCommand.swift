@@ -1,0 +1,17 @@
+import ArgumentParser
+import FairwayServiceKit
+
+/// `fairway`: the operator's command line.
+@main
+struct FairwayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fairway",
+        abstract: "Operate a Fairway installation: schema migrations, and more with each release.",
+        discussion: FairwayConfiguration.helpText + """
+
+
+            Exit codes: 0 success, 1 failure (the message says why), 64 usage error.
+            """,
+        subcommands: [MigrateCommand.self]
+    )
+}

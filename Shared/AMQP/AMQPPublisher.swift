@@ -1,0 +1,73 @@
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// Publishes with publisher confirms on its own connection. A publish resolves only when the broker
+/// has confirmed the message; many publishes in flight share one pipelined window of confirms.
+/// Run it in a `ServiceGroup`; on graceful shutdown it stops accepting work and drains confirms.
+public final class AMQPPublisher: Service, Sendable {
+    private let owner: OwnerThread
+    private let workload: PublisherWorkload
+    public var status: ConnectionStatus { owner.status }
+
+    public init(configuration: AMQPConfiguration, topology: AMQPTopology, logger: Logger) {
+        workload = PublisherWorkload(window: configuration.confirmWindow)
+        owner = OwnerThread(configuration: configuration, topology: topology, workload: workload,
+                            status: ConnectionStatus(), logger: logger)
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await owner.run()
+        } onGracefulShutdown: {
+            self.owner.requestStop()
+        }
+    }
+
+    /// Stops without waiting for a service group (tests, one-shot commands).
+    public func shutdown() { owner.requestStop() }
+
+    public func publish(_ message: AMQPOutgoingMessage) async throws(AMQPError) {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, AMQPError>, Never>) in
+            let accepted = workload.submit([.init(message: message, completion: { continuation.resume(returning: $0) })])
+            if accepted { owner.wake() } else { continuation.resume(returning: .failure(.shutdown)) }
+        }
+        try result.get()
+    }
+
+    /// Publishes many messages pipelined; the results are in the order of `messages`.
+    public func publish(_ messages: [AMQPOutgoingMessage]) async -> [Result<Void, AMQPError>] {
+        guard !messages.isEmpty else { return [] }
+        return await withCheckedContinuation { (continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>) in
+            let batch = BatchResults(count: messages.count, continuation: continuation)
+            let requests = messages.enumerated().map { index, message in
+                PublisherWorkload.Request(message: message, completion: { batch.set(index, $0) })
+            }
+            if workload.submit(requests) { owner.wake() } else { batch.failAll(.shutdown) }
+        }
+    }
+}
+
+/// Collects the completions of one batch and resumes its caller once, when the last one arrives.
+private final class BatchResults: Sendable {
+    private let state: Mutex<(results: [Result<Void, AMQPError>], remaining: Int)>
+    private let continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>
+
+    init(count: Int, continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>) {
+        state = Mutex((Array(repeating: .failure(.shutdown), count: count), count))
+        self.continuation = continuation
+    }
+
+    func set(_ index: Int, _ result: Result<Void, AMQPError>) {
+        let done = state.withLock { state -> [Result<Void, AMQPError>]? in
+            state.results[index] = result
+            state.remaining -= 1
+            return state.remaining == 0 ? state.results : nil
+        }
+        if let done { continuation.resume(returning: done) }
+    }
+
+    func failAll(_ error: AMQPError) {
+        continuation.resume(returning: Array(repeating: .failure(error), count: state.withLock { $0.results.count }))
+    }
+}

@@ -1,0 +1,28 @@
+import Crypto
+import Foundation
+
+/// A numbered schema change. Its statements run in one transaction; its checksum is recorded so a
+/// migration edited after it was applied is detected instead of silently diverging.
+public struct Migration: Sendable {
+    public let version: Int
+    public let name: String
+    public let statements: [String]
+
+    public var checksum: String {
+        var hasher = SHA256()
+        for statement in statements { hasher.update(data: Data(statement.utf8)); hasher.update(data: Data([0])) }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+public enum Migrations {
+    /// Every migration, in order. Append only.
+    public static let all: [Migration] = [
+        InitialSchema.migration,
+    ]
+
+    /// Identifies the whole list: tests name their template database after it.
+    public static var fingerprint: String {
+        String(all.map(\.checksum).joined().prefix(12))
+    }
+}

@@ -1,0 +1,22 @@
+public import Foundation
+
+/// A message with what travels beside its body as AMQP properties: `message_id` (the idempotency key),
+/// `correlation_id` (the acquisition), `type` (= routing key), `timestamp` and the `traceparent` header.
+public struct Envelope<Payload: FairwayMessage>: Sendable, Equatable {
+    public var messageID: UUID
+    public var correlationID: String?
+    public var traceparent: String?
+    public var occurredAt: Date
+    public var payload: Payload
+
+    public var routingKey: RoutingKey { Payload.routingKey }
+
+    public init(messageID: UUID = UUID(), correlationID: String? = nil, traceparent: String? = nil,
+                occurredAt: Date = Date(), payload: Payload) {
+        self.messageID = messageID
+        self.correlationID = correlationID
+        self.traceparent = traceparent
+        self.occurredAt = occurredAt
+        self.payload = payload
+    }
+}

@@ -1,0 +1,153 @@
+public import Foundation
+
+/// A payload that travels on the bus. Its routing key is fixed by its type; its fields are the body.
+public protocol FairwayMessage: Codable, Sendable, Equatable {
+    static var routingKey: RoutingKey { get }
+}
+
+// Schema 1 of every message of the pipeline. Adding an optional field keeps schema 1; renaming or
+// removing one, or changing a meaning, needs schema 2 and a release that reads both.
+
+/// A watcher (or any AMQP client) says an acquisition is complete. Same fields as `POST /v1/acquisitions`.
+/// `path` is relative to the zone root and names a file or a folder.
+public struct AcquisitionCompleted: FairwayMessage {
+    public static let routingKey = RoutingKey.acquisitionCompleted
+    public var zone: String
+    public var path: String
+    public var owner: String?
+    public var investigation: String?
+    public var study: String?
+    public var assay: String?
+    public var instrument: String?
+    public var acquiredAt: Date?
+    public var metadata: [String: String]?
+
+    public init(zone: String, path: String, owner: String? = nil, investigation: String? = nil, study: String? = nil,
+                assay: String? = nil, instrument: String? = nil, acquiredAt: Date? = nil, metadata: [String: String]? = nil) {
+        self.zone = zone; self.path = path; self.owner = owner; self.investigation = investigation
+        self.study = study; self.assay = assay; self.instrument = instrument; self.acquiredAt = acquiredAt
+        self.metadata = metadata
+    }
+}
+
+/// A file was checksummed and registered in place.
+public struct ObjectRegistered: FairwayMessage {
+    public static let routingKey = RoutingKey.objectRegistered
+    public var objectID: UUID
+    public var acquisitionID: UUID
+    public var assayID: UUID
+    public var logicalPath: String
+    public var resource: String
+    public var physicalPath: String
+    public var size: Int64
+    /// `sha2:<base64 SHA-256>`, the iRODS form.
+    public var checksum: String
+    public var format: String
+
+    public init(objectID: UUID, acquisitionID: UUID, assayID: UUID, logicalPath: String, resource: String,
+                physicalPath: String, size: Int64, checksum: String, format: String) {
+        self.objectID = objectID; self.acquisitionID = acquisitionID; self.assayID = assayID
+        self.logicalPath = logicalPath; self.resource = resource; self.physicalPath = physicalPath
+        self.size = size; self.checksum = checksum; self.format = format
+    }
+}
+
+/// A derived OME-TIFF was written and registered with provenance to its source object.
+public struct ObjectConverted: FairwayMessage {
+    public static let routingKey = RoutingKey.objectConverted
+    public var sourceObjectID: UUID
+    public var objectID: UUID
+    public var resource: String
+    public var physicalPath: String
+    public var size: Int64
+    public var checksum: String
+    public var format: String
+
+    public init(sourceObjectID: UUID, objectID: UUID, resource: String, physicalPath: String, size: Int64,
+                checksum: String, format: String) {
+        self.sourceObjectID = sourceObjectID; self.objectID = objectID; self.resource = resource
+        self.physicalPath = physicalPath; self.size = size; self.checksum = checksum; self.format = format
+    }
+}
+
+/// Image metadata was recorded for an object; `missingFields` lists mandatory fields not found.
+public struct MetadataExtracted: FairwayMessage {
+    public static let routingKey = RoutingKey.metadataExtracted
+    public var objectID: UUID
+    public var complete: Bool
+    public var missingFields: [String]
+
+    public init(objectID: UUID, complete: Bool, missingFields: [String]) {
+        self.objectID = objectID; self.complete = complete; self.missingFields = missingFields
+    }
+}
+
+/// Quality metrics were computed for an object.
+public struct QCScored: FairwayMessage {
+    public enum Verdict: String, Codable, Sendable { case pass, warn, fail }
+    public static let routingKey = RoutingKey.qcScored
+    public var objectID: UUID
+    public var verdict: Verdict
+    public var reasons: [String]
+
+    public init(objectID: UUID, verdict: Verdict, reasons: [String]) {
+        self.objectID = objectID; self.verdict = verdict; self.reasons = reasons
+    }
+}
+
+/// An operator asked for a study to be published.
+public struct DatasetPublishRequested: FairwayMessage {
+    public static let routingKey = RoutingKey.datasetPublishRequested
+    public var publicationID: UUID
+    public var investigation: String
+    public var study: String
+    public var requestedBy: String
+
+    public init(publicationID: UUID, investigation: String, study: String, requestedBy: String) {
+        self.publicationID = publicationID; self.investigation = investigation; self.study = study
+        self.requestedBy = requestedBy
+    }
+}
+
+/// A DOI was registered (or updated) at DataCite for a publication.
+public struct DOIRegistered: FairwayMessage {
+    public static let routingKey = RoutingKey.doiRegistered
+    public var publicationID: UUID
+    public var doi: String
+    public var investigation: String
+    public var study: String
+    public var landingPage: String
+
+    public init(publicationID: UUID, doi: String, investigation: String, study: String, landingPage: String) {
+        self.publicationID = publicationID; self.doi = doi; self.investigation = investigation
+        self.study = study; self.landingPage = landingPage
+    }
+}
+
+/// Retention will act on data at `dueAt` unless someone intervenes (extension, hold).
+public struct RetentionNotice: FairwayMessage {
+    public static let routingKey = RoutingKey.retentionNotice
+    public var investigation: String
+    public var action: String
+    public var objectIDs: [UUID]
+    public var dueAt: Date
+    public var recipient: String?
+
+    public init(investigation: String, action: String, objectIDs: [UUID], dueAt: Date, recipient: String? = nil) {
+        self.investigation = investigation; self.action = action; self.objectIDs = objectIDs
+        self.dueAt = dueAt; self.recipient = recipient
+    }
+}
+
+/// Retention carried out an action (replicate, clean, tier, expire, restage, transfer) on an object.
+public struct RetentionApplied: FairwayMessage {
+    public static let routingKey = RoutingKey.retentionApplied
+    public var objectID: UUID
+    public var action: String
+    public var resource: String?
+    public var outcome: String
+
+    public init(objectID: UUID, action: String, resource: String? = nil, outcome: String) {
+        self.objectID = objectID; self.action = action; self.resource = resource; self.outcome = outcome
+    }
+}

@@ -1,0 +1,116 @@
+public import FairwayContracts
+public import Foundation
+
+/// Settings every Fairway executable reads: environment variables first, then an optional
+/// `KEY=VALUE` file named by `FAIRWAY_CONFIG_FILE` (the format of Docker env files), then defaults.
+public struct FairwayConfiguration: Sendable {
+    /// Every variable, with its meaning, for `--help` and the README.
+    public static let variables: [(name: String, meaning: String)] = [
+        ("FAIRWAY_DATABASE_URL", "PostgreSQL URL, postgres://user:password@host:port/database[?sslmode=disable|prefer|require]"),
+        ("FAIRWAY_AMQP_URL", "RabbitMQ URL, amqp://user:password@host:port/vhost"),
+        ("FAIRWAY_HTTP_HOST", "address the HTTP endpoint binds to (default 127.0.0.1; 0.0.0.0 in containers)"),
+        ("FAIRWAY_HTTP_PORT", "port of the HTTP endpoint: API (ingest), /healthz, /readyz, /metrics (default per service, 8080-8085)"),
+        ("FAIRWAY_LOG_FORMAT", "text or json (default text)"),
+        ("FAIRWAY_LOG_LEVEL", "trace, debug, info, notice, warning, error or critical (default info)"),
+        ("FAIRWAY_BROKER_NAMESPACE", "prefix of the exchange and queue names (default fairway)"),
+        ("FAIRWAY_PREFETCH", "unacknowledged deliveries per consumer (default 16)"),
+        ("FAIRWAY_DELIVERY_LIMIT", "delivery attempts before a message is dead-lettered (default 5)"),
+        ("FAIRWAY_CONFIG_FILE", "optional file of KEY=VALUE lines for any of these; the environment wins"),
+    ]
+
+    public var databaseURL: String?
+    public var amqpURL: String?
+    public var httpHost: String
+    public var httpPort: Int?
+    public var logFormat: LogFormat
+    public var logLevel: String
+    public var brokerNamespace: String
+    public var prefetch: UInt16
+    public var deliveryLimit: Int
+
+    public enum LogFormat: String, Sendable { case text, json }
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Reads the process environment (and the config file it names).
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(Invalid) -> Self {
+        var values: [String: String] = [:]
+        if let path = environment["FAIRWAY_CONFIG_FILE"], !path.isEmpty {
+            values = try parseFile(at: path)
+        }
+        values.merge(environment.filter { $0.key.hasPrefix("FAIRWAY_") }) { _, fromEnvironment in fromEnvironment }
+        return try Self(values)
+    }
+
+    init(_ values: [String: String]) throws(Invalid) {
+        func nonEmpty(_ key: String) -> String? { values[key].flatMap { $0.isEmpty ? nil : $0 } }
+        func integer(_ key: String, in range: ClosedRange<Int>) throws(Invalid) -> Int? {
+            guard let text = nonEmpty(key) else { return nil }
+            guard let value = Int(text), range.contains(value) else {
+                throw Invalid(description: "\(key)=\(text.prefix(32)) is not a whole number in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return value
+        }
+        databaseURL = nonEmpty("FAIRWAY_DATABASE_URL")
+        amqpURL = nonEmpty("FAIRWAY_AMQP_URL")
+        httpHost = nonEmpty("FAIRWAY_HTTP_HOST") ?? "127.0.0.1"
+        httpPort = try integer("FAIRWAY_HTTP_PORT", in: 0...65535)
+        let format = nonEmpty("FAIRWAY_LOG_FORMAT") ?? "text"
+        guard let logFormat = LogFormat(rawValue: format) else {
+            throw Invalid(description: "FAIRWAY_LOG_FORMAT must be text or json, not '\(format.prefix(32))'")
+        }
+        self.logFormat = logFormat
+        logLevel = nonEmpty("FAIRWAY_LOG_LEVEL") ?? "info"
+        brokerNamespace = nonEmpty("FAIRWAY_BROKER_NAMESPACE") ?? "fairway"
+        guard brokerNamespace.range(of: "^[a-z0-9][a-z0-9_-]{0,63}$", options: .regularExpression) != nil else {
+            throw Invalid(description: "FAIRWAY_BROKER_NAMESPACE must be lower-case letters, digits, '-' or '_'")
+        }
+        prefetch = UInt16(try integer("FAIRWAY_PREFETCH", in: 1...10_000) ?? 16)
+        deliveryLimit = try integer("FAIRWAY_DELIVERY_LIMIT", in: 1...1_000) ?? 5
+    }
+
+    /// `KEY=VALUE` lines; `#` starts a comment line; surrounding quotes around a value are removed.
+    static func parseFile(at path: String) throws(Invalid) -> [String: String] {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw Invalid(description: "cannot read FAIRWAY_CONFIG_FILE \(path): \(error.localizedDescription)")
+        }
+        var values: [String: String] = [:]
+        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let body = line.hasPrefix("export ") ? String(line.dropFirst(7)) : line
+            guard let equals = body.firstIndex(of: "="), body.startIndex != equals else {
+                throw Invalid(description: "\(path):\(number + 1): expected KEY=VALUE")
+            }
+            let key = String(body[..<equals]).trimmingCharacters(in: .whitespaces)
+            var value = String(body[body.index(after: equals)...]).trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
+                value = String(value.dropFirst().dropLast())
+            }
+            values[key] = value
+        }
+        return values
+    }
+
+    public func requireDatabaseURL() throws(Invalid) -> String {
+        guard let databaseURL else { throw Invalid(description: "FAIRWAY_DATABASE_URL is not set (see --help)") }
+        return databaseURL
+    }
+
+    public func requireAMQPURL() throws(Invalid) -> String {
+        guard let amqpURL else { throw Invalid(description: "FAIRWAY_AMQP_URL is not set (see --help)") }
+        return amqpURL
+    }
+
+    public func port(for service: ServiceName) -> Int { httpPort ?? service.defaultHTTPPort }
+
+    /// The environment section of every executable's `--help`.
+    public static var helpText: String {
+        "Environment:\n" + variables.map { "  \($0.name)\n      \($0.meaning)" }.joined(separator: "\n")
+    }
+}

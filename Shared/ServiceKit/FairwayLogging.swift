@@ -1,0 +1,49 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Process-wide logging: readable lines for people, or one JSON object per line for collectors.
+public enum FairwayLogging {
+    private static let bootstrapped = Mutex(false)
+
+    public static func bootstrap(format: FairwayConfiguration.LogFormat, level: String) {
+        let first = bootstrapped.withLock { done in defer { done = true }; return !done }
+        guard first else { return }
+        let level = Logger.Level(rawValue: level.lowercased()) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = switch format {
+            case .text: StreamLogHandler.standardError(label: label)
+            case .json: JSONLogHandler(label: label)
+            }
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+/// One JSON object per line on standard error: time, level, label, message, metadata.
+struct JSONLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var fields: [String: Any] = [
+            "time": Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)),
+            "level": event.level.rawValue,
+            "logger": label,
+            "message": "\(event.message)",
+        ]
+        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) where fields[key] == nil {
+            fields[key] = "\(value)"
+        }
+        guard var line = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return }
+        line.append(0x0A)
+        FileHandle.standardError.write(line)
+    }
+}

@@ -1,0 +1,103 @@
+public import ArgumentParser
+import FairwayAMQP
+import FairwayCatalog
+public import FairwayContracts
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import PostgresNIO
+import Prometheus
+import ServiceLifecycle
+
+/// What one service executable runs: the catalog client, a publisher and (when it consumes) a
+/// consumer on its own queue, the outbox relay, the message worker and the HTTP endpoint, in one
+/// `ServiceGroup` that stops in reverse order on SIGTERM or SIGINT.
+public struct ServiceRuntime: Sendable {
+    public let service: ServiceName
+    public let configuration: FairwayConfiguration
+    /// Messages the service handles; `nil` while its issue is not built: it then declares its queue
+    /// and idles, leaving messages there for the release that handles them.
+    public var routes: MessageRoutes?
+
+    public init(service: ServiceName, configuration: FairwayConfiguration, routes: MessageRoutes? = nil) {
+        self.service = service
+        self.configuration = configuration
+        self.routes = routes
+    }
+
+    public func run() async throws {
+        FairwayLogging.bootstrap(format: configuration.logFormat, level: configuration.logLevel)
+        let logger = Logger(label: service.executable)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        let databaseURL = try configuration.requireDatabaseURL()
+        let amqpURL = try configuration.requireAMQPURL()
+        let postgres = PostgresClient(configuration: try DatabaseURL.configuration(databaseURL), backgroundLogger: logger)
+        let names = FairwayBrokerNames(namespace: configuration.brokerNamespace)
+        let topology = names.serviceTopology(
+            service: service.rawValue, routingKeys: service.consumedKeys.map(\.rawValue),
+            deliveryLimit: configuration.deliveryLimit
+        )
+        var amqp = try AMQPConfiguration(url: amqpURL, connectionName: "\(service.executable) publisher")
+        amqp.prefetch = configuration.prefetch
+        let publisher = AMQPPublisher(configuration: amqp, topology: topology, logger: logger)
+        let catalog = Catalog(client: postgres, service: service.rawValue, exchange: names.exchange, logger: logger)
+        let relay = OutboxRelay(client: postgres, publisher: publisher, producer: service.rawValue, logger: logger)
+
+        var readiness = Readiness(checks: [.database(postgres), .broker("rabbitmq-publisher", publisher.status)])
+        var services: [any Service] = [postgres, publisher]
+        var worker: MessageWorker?
+        if let routes {
+            amqp.connectionName = "\(service.executable) consumer"
+            let consumer = AMQPConsumer(configuration: amqp, topology: topology, queue: names.queue(service.rawValue), logger: logger)
+            readiness.checks.append(.broker("rabbitmq-consumer", consumer.status))
+            var workerConfiguration = MessageWorker.Configuration()
+            workerConfiguration.deliveryLimit = configuration.deliveryLimit
+            worker = MessageWorker(consumer: consumer, publisher: publisher, catalog: catalog, routes: routes,
+                                   names: names, configuration: workerConfiguration, logger: logger)
+            services.append(consumer)
+        }
+        services.append(relay)
+        if let worker { services.append(worker) }
+
+        let router = Router()
+        OperationsRoutes.add(to: router, readiness: readiness, metrics: registry)
+        let http = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.httpHost, port: configuration.port(for: service)),
+                                 serverName: service.executable),
+            logger: logger
+        )
+        services.append(http)
+
+        logger.info("starting", metadata: [
+            "database": "\(DatabaseURL.redacted(databaseURL))",
+            "broker": "\((try? AMQPEndpoint(url: amqpURL))?.redacted ?? "?")",
+            "queue": "\(names.queue(service.rawValue))",
+            "http": "\(configuration.httpHost):\(configuration.port(for: service))",
+            "consuming": "\(routes != nil)",
+        ])
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        try await group.run()
+        logger.info("stopped")
+    }
+}
+
+/// `fairway-<service> serve`: the long-running service. Shared by the six executables.
+public struct ServeOptions: ParsableArguments {
+    public init() {}
+
+    public func configuration() throws -> FairwayConfiguration {
+        do {
+            return try FairwayConfiguration.fromEnvironment()
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+}
