@@ -94,19 +94,20 @@ let package = Package(
         ),
         .executableTarget(
             name: "FairwayBench",
-            dependencies: ["FairwayServiceKit", "FairwayAMQP", "FairwayCatalog", "FairwayContracts", argumentParser, log],
+            dependencies: ["FairwayServiceKit", "FairwayAMQP", "FairwayCatalog", "FairwayContracts", argumentParser, log, postgres],
             path: "Benchmarks/Bench",
             swiftSettings: swiftSettings
         ),
         .target(
             name: "FairwayTestSupport",
-            dependencies: ["FairwayServiceKit", "FairwayAMQP", "FairwayCatalog", "FairwayContracts", postgres, log],
+            dependencies: ["FairwayServiceKit", "FairwayAMQP", "FairwayCatalog", "FairwayContracts", postgres, log, lifecycle],
             path: "Tests/Support",
+            exclude: ["pika_publish.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ContractsTests", dependencies: ["FairwayContracts"], path: "Tests/ContractsTests", swiftSettings: swiftSettings),
         .testTarget(name: "AMQPTests", dependencies: ["FairwayAMQP", "FairwayTestSupport", "FairwayContracts", "FairwayCatalog", "FairwayServiceKit"], path: "Tests/AMQPTests", swiftSettings: swiftSettings),
-        .testTarget(name: "CatalogTests", dependencies: ["FairwayCatalog", "FairwayTestSupport", "FairwayContracts", "FairwayServiceKit", "FairwayAMQP", postgres], path: "Tests/CatalogTests", swiftSettings: swiftSettings),
-        .testTarget(name: "ServiceKitTests", dependencies: ["FairwayServiceKit", "FairwayTestSupport", "FairwayContracts", "FairwayAMQP", "FairwayCatalog"], path: "Tests/ServiceKitTests", swiftSettings: swiftSettings),
+        .testTarget(name: "CatalogTests", dependencies: ["FairwayCatalog", "FairwayTestSupport", "FairwayContracts", "FairwayServiceKit", "FairwayAMQP", postgres, nioCore], path: "Tests/CatalogTests", swiftSettings: swiftSettings),
+        .testTarget(name: "ServiceKitTests", dependencies: ["FairwayServiceKit", "FairwayTestSupport", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", postgres, lifecycle], path: "Tests/ServiceKitTests", swiftSettings: swiftSettings),
     ]
 )

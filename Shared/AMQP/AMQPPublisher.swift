@@ -1,3 +1,4 @@
+import Foundation
 public import Logging
 public import ServiceLifecycle
 import Synchronization
@@ -28,6 +29,7 @@ public final class AMQPPublisher: Service, Sendable {
     public func shutdown() { owner.requestStop() }
 
     public func publish(_ message: AMQPOutgoingMessage) async throws(AMQPError) {
+        let message = Self.identified(message)
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, AMQPError>, Never>) in
             let accepted = workload.submit([.init(message: message, completion: { continuation.resume(returning: $0) })])
             if accepted { owner.wake() } else { continuation.resume(returning: .failure(.shutdown)) }
@@ -41,10 +43,21 @@ public final class AMQPPublisher: Service, Sendable {
         return await withCheckedContinuation { (continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>) in
             let batch = BatchResults(count: messages.count, continuation: continuation)
             let requests = messages.enumerated().map { index, message in
-                PublisherWorkload.Request(message: message, completion: { batch.set(index, $0) })
+                PublisherWorkload.Request(message: Self.identified(message), completion: { batch.set(index, $0) })
             }
             if workload.submit(requests) { owner.wake() } else { batch.failAll(.shutdown) }
         }
+    }
+}
+
+extension AMQPPublisher {
+    /// A returned (unroutable) message is matched to its publish by `message_id`, so every message
+    /// gets one: the caller's, or a new UUID.
+    static func identified(_ message: AMQPOutgoingMessage) -> AMQPOutgoingMessage {
+        guard message.mandatory, message.properties.messageID == nil else { return message }
+        var message = message
+        message.properties.messageID = UUID().uuidString.lowercased()
+        return message
     }
 }
 

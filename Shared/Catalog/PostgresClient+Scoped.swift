@@ -4,6 +4,7 @@ public import PostgresNIO
 extension PostgresClient {
     /// Runs a client for the duration of `body` (one-shot commands, tests); services run theirs in
     /// their `ServiceGroup` instead.
+    @discardableResult
     public static func withClient<Result: Sendable>(
         url: String, logger: Logger, _ body: @Sendable (PostgresClient) async throws -> Result
     ) async throws -> Result {

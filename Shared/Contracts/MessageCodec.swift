@@ -41,7 +41,7 @@ public enum MessageCodec {
             probe = try decoder.decode(SchemaProbe.self, from: data)
         } catch DecodingError.typeMismatch(_, let context) where context.codingPath.isEmpty {
             throw .notJSONObject("top level is not an object")
-        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
+        } catch DecodingError.dataCorrupted(let context) where context.codingPath.last?.stringValue != "schema" {
             throw .notJSONObject("invalid JSON or UTF-8")
         } catch let error as DecodingError {
             throw describe(error)
@@ -65,6 +65,8 @@ public enum MessageCodec {
             return .malformedField(path: path(context), reason: "expected \(type)")
         case .valueNotFound(let type, let context):
             return .malformedField(path: path(context), reason: "expected \(type), found null")
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            return .notJSONObject("invalid JSON or UTF-8")
         case .dataCorrupted(let context):
             return .malformedField(path: path(context), reason: context.debugDescription)
         @unknown default:
@@ -96,8 +98,21 @@ public enum MessageCodec {
     }()
 }
 
+/// Reads only the version. Accepts a JSON number with an integral value; anything else (a string,
+/// 1.5, null, true) is a malformed `schema` field.
 private struct SchemaProbe: Decodable {
     let schema: Int?
+    enum Key: String, CodingKey { case schema }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Key.self)
+        guard container.contains(.schema) else { schema = nil; return }
+        guard let number = try? container.decode(Double.self, forKey: .schema), number.rounded() == number, abs(number) < 1e9,
+              (try? container.decode(Bool.self, forKey: .schema)) == nil else {
+            throw DecodingError.typeMismatch(Int.self, .init(codingPath: [Key.schema], debugDescription: "schema must be an integer"))
+        }
+        schema = Int(number)
+    }
 }
 
 /// `"schema": 1` written into the same JSON object as the payload's own fields.

@@ -25,6 +25,7 @@ public final class OutboxRelay: Service, Sendable {
     public struct BatchResult: Sendable, Equatable {
         public var published: Int
         public var failed: Int
+        public init(published: Int, failed: Int) { self.published = published; self.failed = failed }
     }
 
     static let notificationChannel = "fairway_outbox"
@@ -83,6 +84,15 @@ public final class OutboxRelay: Service, Sendable {
     /// publishing and marking (tests use it to die at the worst moment).
     @discardableResult
     public func relayBatch(afterPublish: (@Sendable () async throws -> Void)? = nil) async throws -> BatchResult {
+        do {
+            return try await claimPublishAndMark(afterPublish: afterPublish)
+        } catch let error as PostgresTransactionError {
+            // Report what failed inside the transaction, not the wrapper.
+            throw error.closureError ?? error.commitError ?? error.beginError ?? error
+        }
+    }
+
+    private func claimPublishAndMark(afterPublish: (@Sendable () async throws -> Void)?) async throws -> BatchResult {
         try await client.withConnection { connection in
             try await connection.withTransaction(logger: logger) { transaction in
                 var ids: [Int64] = []

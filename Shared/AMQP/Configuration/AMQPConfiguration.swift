@@ -58,6 +58,10 @@ public struct AMQPEndpoint: Sendable, Equatable {
     /// (`/%2F` is the default vhost `/`); a missing path means `/`.
     public init(url: String) throws(AMQPError) {
         guard url.utf8.count <= 2048 else { throw .invalidURL("longer than 2048 bytes") }
+        // Checked on the raw text: URLComponents quietly re-encodes a stray '%'.
+        guard url.range(of: "%(?![0-9A-Fa-f]{2})", options: .regularExpression) == nil else {
+            throw .invalidURL("bad percent-encoding")
+        }
         guard let components = URLComponents(string: url) else { throw .invalidURL("not a URL") }
         guard components.scheme == "amqp" else {
             throw .invalidURL("scheme must be amqp:// (got \(components.scheme.map { "'\($0)'" } ?? "none")); TLS is not supported by this build")

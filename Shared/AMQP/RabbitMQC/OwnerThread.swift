@@ -114,7 +114,9 @@ final class OwnerThread: @unchecked Sendable {
         var stopDeadline: ContinuousClock.Instant?
         let idleWait = min(configuration.heartbeat / 4, .seconds(1))
         while true {
+            connection.setCorked(true)
             try workload.flush(connection)
+            connection.setCorked(false)
             if isStopping {
                 let deadline = stopDeadline ?? (ContinuousClock.now + configuration.drainTimeout)
                 stopDeadline = deadline
@@ -124,7 +126,9 @@ final class OwnerThread: @unchecked Sendable {
             while let frame = try connection.readFrame(timeout: .zero) {
                 try workload.handle(frame, on: connection)
             }
+            connection.setCorked(true)
             try workload.flush(connection)
+            connection.setCorked(false)
             parked.store(true, ordering: .sequentiallyConsistent)
             if connection.hasBufferedInput { parked.store(false, ordering: .sequentiallyConsistent); continue }
             waitForSocketOrWake(connection.socketDescriptor, timeout: stopDeadline == nil ? idleWait : .milliseconds(50))

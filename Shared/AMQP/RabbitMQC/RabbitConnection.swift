@@ -72,6 +72,16 @@ final class RabbitConnection {
 
     var socketDescriptor: Int32 { amqp_get_sockfd(state) }
 
+    /// While corked, the kernel holds small writes and sends full segments: a publish is three
+    /// frames and an ack one, and sending each as its own packet costs the broker more than the
+    /// messages. The owner corks around each flush and uncorks before it waits.
+    func setCorked(_ corked: Bool) {
+        let descriptor = amqp_get_sockfd(state)
+        guard descriptor >= 0 else { return }
+        var value: Int32 = corked ? 1 : 0
+        _ = setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_CORK, &value, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     /// True when a frame can be read without touching the socket.
     var hasBufferedInput: Bool { amqp_frames_enqueued(state) != 0 || amqp_data_in_buffer(state) != 0 }
 

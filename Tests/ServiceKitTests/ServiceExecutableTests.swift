@@ -1,0 +1,58 @@
+import FairwayAMQP
+import FairwayTestSupport
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+
+/// A service not built yet starts as its own database and broker user, declares its queue, reports
+/// ready, and stops cleanly on SIGTERM.
+@Suite(.serialized) struct ServiceExecutableTests {
+    @Test func anIdleServiceDeclaresItsQueueIsReadyAndStopsOnSIGTERM() async throws {
+        let database = try await TestDatabase.create()
+        var serviceURL = URLComponents(string: try TestEnvironment.require("FAIRWAY_QC_DATABASE_URL"))!
+        serviceURL.path = "/\(database.name)"
+        let port = 18083
+        let process = Process()
+        process.executableURL = try TestEnvironment.executable("fairway-qc")
+        process.arguments = ["serve"]
+        process.environment = ProcessInfo.processInfo.environment.merging([
+            "FAIRWAY_DATABASE_URL": serviceURL.string!,
+            "FAIRWAY_AMQP_URL": try TestEnvironment.require("FAIRWAY_QC_AMQP_URL"),
+            "FAIRWAY_HTTP_PORT": "\(port)",
+            "FAIRWAY_LOG_FORMAT": "json",
+        ]) { $1 }
+        let output = Pipe()
+        process.standardError = output
+        process.standardOutput = output
+        try process.run()
+
+        let ready = try await eventually(timeout: .seconds(30), every: .milliseconds(200)) {
+            await Self.get("http://127.0.0.1:\(port)/readyz")?.status == 200
+        }
+        #expect(ready)
+        #expect(await Self.get("http://127.0.0.1:\(port)/healthz")?.status == 200)
+        let metrics = await Self.get("http://127.0.0.1:\(port)/metrics")
+        #expect(metrics?.body.contains("fairway_outbox_published_total") == true)
+        let admin = AMQPAdmin(configuration: AMQPConfiguration(endpoint: try AMQPEndpoint(url: try TestEnvironment.amqpURL), connectionName: "test admin"))
+        let queue = try await admin.queueState("fairway.qc")
+        #expect(queue.consumers == 0, "idle: no consumer until the QC issue lands")
+        _ = try await admin.queueState("fairway.qc.dlq")
+
+        process.terminate()   // SIGTERM
+        let exited = try await eventually(timeout: .seconds(20)) { !process.isRunning }
+        #expect(exited)
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+        let log = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(log.contains("\"message\":\"stopped\""), "\(log.suffix(2000))")
+        #expect(!log.contains(serviceURL.password ?? "no-password-set"), "secrets never reach the log")
+        await database.drop()
+    }
+
+    static func get(_ url: String) async -> (status: Int, body: String)? {
+        guard let url = URL(string: url) else { return nil }
+        guard let (data, response) = try? await URLSession.shared.data(from: url), let http = response as? HTTPURLResponse else { return nil }
+        return (http.statusCode, String(decoding: data, as: UTF8.self))
+    }
+}
