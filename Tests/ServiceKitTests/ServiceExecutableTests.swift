@@ -14,19 +14,12 @@ import Testing
         var serviceURL = URLComponents(string: try TestEnvironment.require("FAIRWAY_QC_DATABASE_URL"))!
         serviceURL.path = "/\(database.name)"
         let port = 18083
-        let process = Process()
-        process.executableURL = try TestEnvironment.executable("fairway-qc")
-        process.arguments = ["serve"]
-        process.environment = ProcessInfo.processInfo.environment.merging([
+        let service = try ChildProcess(try TestEnvironment.executable("fairway-qc"), ["serve"], environment: [
             "FAIRWAY_DATABASE_URL": serviceURL.string!,
             "FAIRWAY_AMQP_URL": try TestEnvironment.require("FAIRWAY_QC_AMQP_URL"),
             "FAIRWAY_HTTP_PORT": "\(port)",
             "FAIRWAY_LOG_FORMAT": "json",
-        ]) { $1 }
-        let output = Pipe()
-        process.standardError = output
-        process.standardOutput = output
-        try process.run()
+        ])
 
         let ready = try await eventually(timeout: .seconds(30), every: .milliseconds(200)) {
             await Self.get("http://127.0.0.1:\(port)/readyz")?.status == 200
@@ -40,11 +33,9 @@ import Testing
         #expect(queue.consumers == 0, "idle: no consumer until the QC issue lands")
         _ = try await admin.queueState("fairway.qc.dlq")
 
-        process.terminate()   // SIGTERM
-        let exited = try await eventually(timeout: .seconds(20)) { !process.isRunning }
-        #expect(exited)
-        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
-        let log = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        service.terminate()   // SIGTERM
+        #expect(await service.status() == 0)
+        let log = service.output
         #expect(log.contains("\"message\":\"stopped\""), "\(log.suffix(2000))")
         #expect(!log.contains(serviceURL.password ?? "no-password-set"), "secrets never reach the log")
         await database.drop()

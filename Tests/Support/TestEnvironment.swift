@@ -38,33 +38,12 @@ public enum TestEnvironment {
         return url
     }
 
-    /// Runs a program to completion and returns its exit status and combined output. Output goes
-    /// through a file, not a pipe: a daemon the program starts (the broker, on restart) may keep a
-    /// pipe open long after the program itself has exited.
+    /// Runs a program to completion and returns its exit status and combined output.
     @discardableResult
     public static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
-        let logURL = FileManager.default.temporaryDirectory.appendingPathComponent("fairway-test-\(UUID()).log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: logURL) }
-        let log = try FileHandle(forWritingTo: logURL)
-        defer { try? log.close() }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        return (status, (try? String(contentsOf: logURL, encoding: .utf8)) ?? "")
+        let child = try ChildProcess(executable, arguments, environment: environment)
+        let status = await child.status()
+        return (status, child.output)
     }
 
     /// `deploy/local/infra ARGS…`: restart the broker, run rabbitmqctl against it, and so on.

@@ -55,8 +55,9 @@ final class PublisherWorkload: ConnectionWorkload, @unchecked Sendable {
         waiting.append(contentsOf: takeHandedOver())
         while unconfirmed.count < window, waitingStart < waiting.count {
             let request = waiting[waitingStart]
-            waitingStart += 1
+            // Advanced only once sent: if the connection fails here, detach() fails the request.
             try connection.publish(request.message)
+            waitingStart += 1
             unconfirmed[nextSequence] = request
             nextSequence += 1
         }
