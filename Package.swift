@@ -14,12 +14,15 @@ let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "sw
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
 let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
+let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
+let httpClient = Target.Dependency.product(name: "AsyncHTTPClient", package: "async-http-client")
 
 /// One executable per service: `Services/<folder>` builds on the shared service kit.
 func service(folder: String) -> Target {
     .executableTarget(
         name: folder + "Service",
-        dependencies: ["FairwayServiceKit", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", argumentParser, log],
+        dependencies: ["FairwayServiceKit", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", "FairwayStorage",
+                       argumentParser, log, postgres, hummingbird, nioCore, lifecycle],
         path: "Services/\(folder)",
         swiftSettings: swiftSettings
     )
@@ -53,6 +56,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        // The watcher's HTTP client (and DataCite's, later).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: services.map { service(folder: $0.folder) } + [
         // C interop: rabbitmq-c from the system (Debian librabbitmq-dev) plus a shim for macros and variadics.
@@ -63,6 +68,8 @@ let package = Package(
             providers: [.apt(["librabbitmq-dev"])]
         ),
         .target(name: "FairwayContracts", path: "Shared/Contracts", swiftSettings: swiftSettings),
+        // Files in zones: path confinement, folder walks, streaming checksums, format detection.
+        .target(name: "FairwayStorage", dependencies: [crypto], path: "Shared/Storage", swiftSettings: swiftSettings),
         .target(
             name: "FairwayAMQP",
             dependencies: ["CRabbitMQ", log, lifecycle],
@@ -79,7 +86,7 @@ let package = Package(
             name: "FairwayServiceKit",
             dependencies: [
                 "FairwayContracts", "FairwayAMQP", "FairwayCatalog", postgres, lifecycle, log, argumentParser,
-                .product(name: "Hummingbird", package: "hummingbird"),
+                hummingbird,
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -88,7 +95,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "FairwayCLI",
-            dependencies: ["FairwayServiceKit", "FairwayCatalog", "FairwayAMQP", "FairwayContracts", argumentParser, log, postgres],
+            dependencies: ["FairwayServiceKit", "FairwayCatalog", "FairwayAMQP", "FairwayContracts", "FairwayStorage",
+                           argumentParser, log, postgres, httpClient, nioCore, crypto],
             path: "Services/CLI",
             swiftSettings: swiftSettings
         ),
@@ -100,12 +108,14 @@ let package = Package(
         ),
         .target(
             name: "FairwayTestSupport",
-            dependencies: ["FairwayServiceKit", "FairwayAMQP", "FairwayCatalog", "FairwayContracts", postgres, log, lifecycle],
+            dependencies: ["FairwayServiceKit", "FairwayAMQP", "FairwayCatalog", "FairwayContracts", postgres, log, lifecycle, httpClient, nioCore],
             path: "Tests/Support",
             exclude: ["pika_publish.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ContractsTests", dependencies: ["FairwayContracts"], path: "Tests/ContractsTests", swiftSettings: swiftSettings),
+        .testTarget(name: "StorageTests", dependencies: ["FairwayStorage", "FairwayContracts", crypto], path: "Tests/StorageTests", swiftSettings: swiftSettings),
+        .testTarget(name: "IngestTests", dependencies: ["FairwayTestSupport", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", "FairwayStorage", postgres, httpClient, nioCore, crypto], path: "Tests/IngestTests", swiftSettings: swiftSettings),
         .testTarget(name: "AMQPTests", dependencies: ["FairwayAMQP", "FairwayTestSupport", "FairwayContracts", "FairwayCatalog", "FairwayServiceKit"], path: "Tests/AMQPTests", swiftSettings: swiftSettings),
         .testTarget(name: "CatalogTests", dependencies: ["FairwayCatalog", "FairwayTestSupport", "FairwayContracts", "FairwayServiceKit", "FairwayAMQP", postgres, nioCore], path: "Tests/CatalogTests", swiftSettings: swiftSettings),
         .testTarget(name: "ServiceKitTests", dependencies: ["FairwayServiceKit", "FairwayTestSupport", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", postgres, lifecycle], path: "Tests/ServiceKitTests", swiftSettings: swiftSettings),

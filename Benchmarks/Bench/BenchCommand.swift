@@ -169,17 +169,6 @@ func withRunning<Result: Sendable>(
     }
 }
 
-extension ConnectionStatus {
-    /// The kit retries every failure, forever; a refusal or a broker error (a missing queue, a
-    /// declaration that differs from the existing queue) will not heal during a benchmark.
-    var fatalError: AMQPError? {
-        switch lastError {
-        case .accessRefused?, .closedByBroker?, .invalidURL?: lastError
-        default: nil
-        }
-    }
-}
-
 /// The part of `Service` this file needs, so it does not have to import ServiceLifecycle.
 protocol ServiceRunnable { func run() async throws }
 extension AMQPPublisher: ServiceRunnable {}

@@ -6,12 +6,12 @@ import FairwayServiceKit
 struct FairwayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fairway",
-        abstract: "Operate a Fairway installation: schema migrations, and more with each release.",
+        abstract: "Operate a Fairway installation: migrations, zones and tokens, watching and ingesting folders.",
         discussion: FairwayConfiguration.helpText + """
 
 
             Exit codes: 0 success, 1 failure (the message says why), 64 usage error.
             """,
-        subcommands: [MigrateCommand.self]
+        subcommands: [MigrateCommand.self, ZoneCommand.self, TokenCommand.self, WatchCommand.self, IngestTreeCommand.self]
     )
 }

@@ -84,3 +84,30 @@ private final class BatchResults: Sendable {
         continuation.resume(returning: Array(repeating: .failure(error), count: state.withLock { $0.results.count }))
     }
 }
+
+extension AMQPPublisher {
+    /// Runs the publisher for the duration of `body`, starting once it is connected, then drains
+    /// its confirms and stops. For one-shot commands outside a service group.
+    public func whileRunning<Value: Sendable>(connectTimeout: Duration = .seconds(15),
+                                               _ body: () async throws -> Value) async throws -> Value {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.run() }
+            do {
+                let deadline = ContinuousClock.now + connectTimeout
+                while !status.isConnected {
+                    if let error = status.fatalError { throw error }
+                    if ContinuousClock.now >= deadline { throw status.lastError ?? AMQPError.shutdown }
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                let value = try await body()
+                shutdown()
+                try await group.waitForAll()
+                return value
+            } catch {
+                shutdown()
+                try? await group.waitForAll()
+                throw error
+            }
+        }
+    }
+}

@@ -14,3 +14,14 @@ public final class ConnectionStatus: Sendable {
     func markConnected() { state.withLock { $0 = (true, nil, $0.connects + 1) } }
     func markDisconnected(_ error: AMQPError) { state.withLock { $0.connected = false; $0.lastError = error } }
 }
+
+extension ConnectionStatus {
+    /// The kit retries every failure, forever; a refusal or a broker error (a missing queue, a
+    /// declaration that differs from the existing queue) will not heal while a one-shot command waits.
+    public var fatalError: AMQPError? {
+        switch lastError {
+        case .accessRefused?, .closedByBroker?, .invalidURL?: lastError
+        default: nil
+        }
+    }
+}

@@ -21,7 +21,7 @@ public enum MessageCodec {
         if checkType, amqpType != Payload.routingKey.rawValue {
             throw .wrongType(expected: Payload.routingKey.rawValue, found: amqpType)
         }
-        let data = try checkedJSON(body)
+        let data = try checkedJSON(body, schemaRequired: !Payload.acceptsExternalProducers)
         do {
             return try decoder.decode(Payload.self, from: data)
         } catch let error as DecodingError {
@@ -32,7 +32,7 @@ public enum MessageCodec {
     }
 
     /// Checks size, JSON shape and schema version; returns the body as Data.
-    static func checkedJSON(_ body: some Collection<UInt8>) throws(ContractError) -> Data {
+    static func checkedJSON(_ body: some Collection<UInt8>, schemaRequired: Bool = true) throws(ContractError) -> Data {
         guard !body.isEmpty else { throw .emptyBody }
         guard body.count <= maxBodyBytes else { throw .bodyTooLarge(bytes: body.count, limit: maxBodyBytes) }
         let data = Data(body)
@@ -48,7 +48,7 @@ public enum MessageCodec {
         } catch {
             throw .notJSONObject(String(describing: error))
         }
-        guard let schema = probe.schema else { throw .missingSchema }
+        guard let schema = probe.schema ?? (schemaRequired ? nil : schemaVersion) else { throw .missingSchema }
         guard schema == schemaVersion else { throw .unsupportedSchema(found: schema, supported: schemaVersion) }
         return data
     }

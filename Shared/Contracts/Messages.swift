@@ -3,6 +3,13 @@ public import Foundation
 /// A payload that travels on the bus. Its routing key is fixed by its type; its fields are the body.
 public protocol FairwayMessage: Codable, Sendable, Equatable {
     static var routingKey: RoutingKey { get }
+    /// Messages that any AMQP client may publish (a watcher, a script with pika): the `schema` field
+    /// and the `message_id` property may be left out. Internal messages require both.
+    static var acceptsExternalProducers: Bool { get }
+}
+
+extension FairwayMessage {
+    public static var acceptsExternalProducers: Bool { false }
 }
 
 // Schema 1 of every message of the pipeline. Adding an optional field keeps schema 1; renaming or
@@ -12,6 +19,7 @@ public protocol FairwayMessage: Codable, Sendable, Equatable {
 /// `path` is relative to the zone root and names a file or a folder.
 public struct AcquisitionCompleted: FairwayMessage {
     public static let routingKey = RoutingKey.acquisitionCompleted
+    public static let acceptsExternalProducers = true
     public var zone: String
     public var path: String
     public var owner: String?
@@ -43,12 +51,18 @@ public struct ObjectRegistered: FairwayMessage {
     /// `sha2:<base64 SHA-256>`, the iRODS form.
     public var checksum: String
     public var format: String
+    /// 1 for a new object; higher when the file's content changed after it was registered.
+    public var version: Int?
+    /// The physical path's bytes, base64, when they are not UTF-8 (`physicalPath` then shows them escaped).
+    public var physicalPathBytes: String?
 
     public init(objectID: UUID, acquisitionID: UUID, assayID: UUID, logicalPath: String, resource: String,
-                physicalPath: String, size: Int64, checksum: String, format: String) {
+                physicalPath: String, size: Int64, checksum: String, format: String, version: Int? = nil,
+                physicalPathBytes: String? = nil) {
         self.objectID = objectID; self.acquisitionID = acquisitionID; self.assayID = assayID
         self.logicalPath = logicalPath; self.resource = resource; self.physicalPath = physicalPath
-        self.size = size; self.checksum = checksum; self.format = format
+        self.size = size; self.checksum = checksum; self.format = format; self.version = version
+        self.physicalPathBytes = physicalPathBytes
     }
 }
 

@@ -15,6 +15,7 @@ public struct FairwayConfiguration: Sendable {
         ("FAIRWAY_BROKER_NAMESPACE", "prefix of the exchange and queue names (default fairway)"),
         ("FAIRWAY_PREFETCH", "unacknowledged deliveries per consumer (default 16)"),
         ("FAIRWAY_DELIVERY_LIMIT", "delivery attempts before a message is dead-lettered (default 5)"),
+        ("FAIRWAY_QUIET_PERIOD", "ingest: how long a file's size and mtime must stay unchanged before it is registered, e.g. 10s, 500ms, 2m, 0 (default 10s)"),
         ("FAIRWAY_CONFIG_FILE", "optional file of KEY=VALUE lines for any of these; the environment wins"),
     ]
 
@@ -27,6 +28,7 @@ public struct FairwayConfiguration: Sendable {
     public var brokerNamespace: String
     public var prefetch: UInt16
     public var deliveryLimit: Int
+    public var quietPeriod: Duration
 
     public enum LogFormat: String, Sendable { case text, json }
 
@@ -69,6 +71,27 @@ public struct FairwayConfiguration: Sendable {
         }
         prefetch = UInt16(try integer("FAIRWAY_PREFETCH", in: 1...10_000) ?? 16)
         deliveryLimit = try integer("FAIRWAY_DELIVERY_LIMIT", in: 1...1_000) ?? 5
+        if let text = nonEmpty("FAIRWAY_QUIET_PERIOD") {
+            guard let duration = Self.parseDuration(text), duration <= .seconds(86_400) else {
+                throw Invalid(description: "FAIRWAY_QUIET_PERIOD=\(text.prefix(32)) is not a duration like 10s, 500ms, 2m or 0 (at most 24h)")
+            }
+            quietPeriod = duration
+        } else {
+            quietPeriod = .seconds(10)
+        }
+    }
+
+    /// `10`, `10s`, `500ms`, `2m`, `1h`: a whole number with an optional unit (seconds by default).
+    public static func parseDuration(_ text: String) -> Duration? {
+        let digits = text.prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, digits.count <= 9, let value = Int64(digits) else { return nil }
+        switch text.dropFirst(digits.count) {
+        case "", "s": return .seconds(value)
+        case "ms": return .milliseconds(value)
+        case "m": return .seconds(value * 60)
+        case "h": return .seconds(value * 3600)
+        default: return nil
+        }
     }
 
     /// `KEY=VALUE` lines; `#` starts a comment line; surrounding quotes around a value are removed.

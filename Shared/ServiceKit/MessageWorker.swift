@@ -18,6 +18,8 @@ public struct PermanentFailure: Error, CustomStringConvertible {
 public struct MessageRoutes: Sendable {
     typealias Route = @Sendable (AMQPDelivery, UUID, CatalogTransaction) async throws -> Void
     var routes: [String: Route] = [:]
+    /// Keys whose producers may be outside Fairway and may omit `message_id`.
+    var external: Set<String> = []
 
     public init() {}
 
@@ -26,6 +28,7 @@ public struct MessageRoutes: Sendable {
     public mutating func on<Payload: FairwayMessage>(
         _ type: Payload.Type, _ handle: @escaping @Sendable (Envelope<Payload>, CatalogTransaction) async throws -> Void
     ) {
+        if Payload.acceptsExternalProducers { external.insert(Payload.routingKey.rawValue) }
         routes[Payload.routingKey.rawValue] = { delivery, messageID, transaction in
             let payload = try MessageCodec.decode(Payload.self, from: delivery.body, amqpType: delivery.properties.type ?? delivery.routingKey)
             let envelope = Envelope(
@@ -83,7 +86,14 @@ public final class MessageWorker: Service, Sendable {
         let started = ContinuousClock.now
         let key = delivery.properties.type ?? delivery.routingKey
         do {
-            guard let id = delivery.properties.messageID, let messageID = UUID(uuidString: id) else {
+            let messageID: UUID
+            if let id = delivery.properties.messageID, let parsed = UUID(uuidString: id) {
+                messageID = parsed
+            } else if delivery.properties.messageID == nil, routes.external.contains(key) {
+                // A third-party client sent no id: nothing to deduplicate on, and the effect of these
+                // messages is idempotent by itself (an acquisition is keyed by zone and path).
+                messageID = UUID()
+            } else {
                 throw PermanentFailure("message_id property is missing or not a UUID: '\(delivery.properties.messageID?.prefix(64) ?? "")'")
             }
             guard let route = routes.routes[key] else {

@@ -1,14 +1,39 @@
 public import ArgumentParser
-import FairwayAMQP
-import FairwayCatalog
+public import FairwayAMQP
+public import FairwayCatalog
 public import FairwayContracts
 import Foundation
-import Hummingbird
-import Logging
+public import Hummingbird
+public import Logging
 import Metrics
-import PostgresNIO
+public import PostgresNIO
 import Prometheus
-import ServiceLifecycle
+public import ServiceLifecycle
+
+/// What a service's own code gets to build its parts from.
+public struct ServiceContext: Sendable {
+    public let configuration: FairwayConfiguration
+    public let postgres: PostgresClient
+    public let catalog: Catalog
+    public let publisher: AMQPPublisher
+    public let names: FairwayBrokerNames
+    public let logger: Logger
+}
+
+/// A service's own parts, added to the common ones.
+public struct ServiceParts: Sendable {
+    /// Messages the service handles; `nil` while its issue is not built: it then declares its queue
+    /// and idles, leaving messages there for the release that handles them.
+    public var messages: MessageRoutes?
+    /// Long-running loops of its own (started after the catalog and broker clients, stopped before).
+    public var services: [any Service]
+    /// Routes of its HTTP API, served beside /healthz, /readyz and /metrics.
+    public var http: (@Sendable (Router<BasicRequestContext>) -> Void)?
+
+    public init(messages: MessageRoutes? = nil, services: [any Service] = [], http: (@Sendable (Router<BasicRequestContext>) -> Void)? = nil) {
+        self.messages = messages; self.services = services; self.http = http
+    }
+}
 
 /// What one service executable runs: the catalog client, a publisher and (when it consumes) a
 /// consumer on its own queue, the outbox relay, the message worker and the HTTP endpoint, in one
@@ -16,14 +41,13 @@ import ServiceLifecycle
 public struct ServiceRuntime: Sendable {
     public let service: ServiceName
     public let configuration: FairwayConfiguration
-    /// Messages the service handles; `nil` while its issue is not built: it then declares its queue
-    /// and idles, leaving messages there for the release that handles them.
-    public var routes: MessageRoutes?
+    public var parts: @Sendable (ServiceContext) throws -> ServiceParts
 
-    public init(service: ServiceName, configuration: FairwayConfiguration, routes: MessageRoutes? = nil) {
+    public init(service: ServiceName, configuration: FairwayConfiguration,
+                parts: @escaping @Sendable (ServiceContext) throws -> ServiceParts = { _ in ServiceParts() }) {
         self.service = service
         self.configuration = configuration
-        self.routes = routes
+        self.parts = parts
     }
 
     public func run() async throws {
@@ -46,6 +70,9 @@ public struct ServiceRuntime: Sendable {
         let catalog = Catalog(client: postgres, service: service.rawValue, exchange: names.exchange, logger: logger)
         let relay = OutboxRelay(client: postgres, publisher: publisher, producer: service.rawValue, logger: logger)
 
+        let own = try parts(ServiceContext(configuration: configuration, postgres: postgres, catalog: catalog,
+                                           publisher: publisher, names: names, logger: logger))
+        let routes = own.messages
         var readiness = Readiness(checks: [.database(postgres), .broker("rabbitmq-publisher", publisher.status)])
         var services: [any Service] = [postgres, publisher]
         var worker: MessageWorker?
@@ -60,10 +87,12 @@ public struct ServiceRuntime: Sendable {
             services.append(consumer)
         }
         services.append(relay)
+        services.append(contentsOf: own.services)
         if let worker { services.append(worker) }
 
         let router = Router()
         OperationsRoutes.add(to: router, readiness: readiness, metrics: registry)
+        own.http?(router)
         let http = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.port(for: service)),

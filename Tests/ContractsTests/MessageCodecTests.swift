@@ -50,7 +50,7 @@ import Testing
         ("not json", .notJSONObject("invalid JSON or UTF-8")),
         ("[1,2]", .notJSONObject("top level is not an object")),
         ("\"text\"", .notJSONObject("top level is not an object")),
-        (#"{"zone":"z","path":"p"}"#, .missingSchema),
+        (#"{"zone":"z","path":"p","schema":null}"#, .malformedField(path: "schema", reason: "expected Int")),
         (#"{"schema":2,"zone":"z","path":"p"}"#, .unsupportedSchema(found: 2, supported: 1)),
         (#"{"schema":0,"zone":"z","path":"p"}"#, .unsupportedSchema(found: 0, supported: 1)),
         (#"{"schema":"1","zone":"z","path":"p"}"#, .malformedField(path: "schema", reason: "expected Int")),

@@ -41,7 +41,11 @@ public final class ChildProcess: @unchecked Sendable {
         }
     }
 
-    deinit { try? FileManager.default.removeItem(at: logURL) }
+    deinit {
+        // A test that failed half-way must not leave its service running.
+        kill(pid, SIGKILL)
+        try? FileManager.default.removeItem(at: logURL)
+    }
 
     public func terminate() { kill(pid, SIGTERM) }
 

@@ -39,6 +39,7 @@ def main() -> int:
     parser.add_argument("routing_key")
     parser.add_argument("body", help="file holding the body, or - for stdin")
     parser.add_argument("--message-id", default=None, help="default: a new UUID")
+    parser.add_argument("--no-message-id", action="store_true", help="send no message_id, as a bare client would")
     parser.add_argument("--correlation-id", default=None)
     parser.add_argument("--type", default=None, help="AMQP type property; default: the routing key")
     args = parser.parse_args()
@@ -49,7 +50,7 @@ def main() -> int:
         with open(args.body, "rb") as f:
             body = f.read()
 
-    message_id = args.message_id or str(uuid.uuid4())
+    message_id = None if args.no_message_id else (args.message_id or str(uuid.uuid4()))
     properties = pika.BasicProperties(
         message_id=message_id,
         correlation_id=args.correlation_id,
@@ -77,7 +78,7 @@ def main() -> int:
         if connection.is_open:
             connection.close()
 
-    print(message_id)
+    print(message_id or "")
     return 0
 
 

@@ -19,10 +19,12 @@ public enum Migrations {
     /// Every migration, in order. Append only.
     public static let all: [Migration] = [
         InitialSchema.migration,
+        IngestSchema.migration,
     ]
 
     /// Identifies the whole list: tests name their template database after it.
     public static var fingerprint: String {
-        String(all.map(\.checksum).joined().prefix(12))
+        let digest = SHA256.hash(data: Data(all.map(\.checksum).joined(separator: ",").utf8))
+        return digest.prefix(6).map { String(format: "%02x", $0) }.joined()
     }
 }

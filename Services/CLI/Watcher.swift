@@ -1,0 +1,263 @@
+import AsyncHTTPClient
+import FairwayContracts
+import FairwayStorage
+import Foundation
+import NIOCore
+
+/// The watcher's loop: scan, keep what is at rest and not yet posted, post it, record it.
+struct Watcher {
+    enum Unit { case file, folder }
+
+    struct Report {
+        var posted = 0, created = 0, known = 0, unchanged = 0, skipped = 0
+        var bytes: Int64 = 0
+        var refused: [(String, String)] = []
+    }
+
+    /// Something to post: a file, or a top-level folder with all its files.
+    struct Candidate {
+        let path: String          // as posted: relative to the zone root
+        let signature: String     // changes whenever a size, mtime or file set changes
+        let bytes: Int64
+        let newestModification: Date
+    }
+
+    let folder: ZoneRoot
+    let prefix: String
+    let unit: Unit
+    let template: AcquisitionCompleted
+    let quiet: Duration
+    let interval: Duration
+    let client: IngestClient
+    let state: WatchState
+
+    func run(once: Bool) async throws -> Report {
+        defer { client.shutdown() }
+        var report = Report()
+        // First sighting of each signature: at rest once it is older than the quiet period.
+        var seen: [String: (signature: String, since: ContinuousClock.Instant)] = [:]
+        var progress: ProgressBar?
+        while true {
+            let (candidates, skipped) = scan()
+            report.skipped = skipped
+            var ready: [Candidate] = []
+            var waiting = 0
+            let now = ContinuousClock.now
+            for candidate in candidates {
+                if state.posted(candidate.path) == candidate.signature {
+                    if progress == nil { report.unchanged += 1 }
+                    continue
+                }
+                if seen[candidate.path]?.signature != candidate.signature { seen[candidate.path] = (candidate.signature, now) }
+                let unchangedFor = now - seen[candidate.path]!.since
+                let age = Duration.seconds(max(0, Date().timeIntervalSince(candidate.newestModification)))
+                if quiet == .zero || unchangedFor >= quiet || age >= quiet {
+                    ready.append(candidate)
+                } else {
+                    waiting += 1
+                }
+            }
+            if once && progress == nil {
+                progress = ProgressBar("posting", total: ready.count + waiting, totalBytes: candidates.filter { state.posted($0.path) != $0.signature }.reduce(0) { $0 + $1.bytes })
+            }
+            if !ready.isEmpty {
+                try await post(ready, report: &report, progress: progress)
+                for candidate in ready { seen[candidate.path] = nil }
+            }
+            if once && waiting == 0 {
+                progress?.finish(done: report.posted + report.refused.count, bytes: report.bytes)
+                return report
+            }
+            try await Task.sleep(for: once ? min(interval, max(quiet / 4, .milliseconds(100))) : interval)
+        }
+    }
+
+    private func post(_ candidates: [Candidate], report: inout Report, progress: ProgressBar?) async throws {
+        try await withThrowingTaskGroup(of: (Candidate, IngestClient.Answer).self) { group in
+            var next = 0
+            func add() {
+                guard next < candidates.count else { return }
+                let candidate = candidates[next]
+                next += 1
+                var body = template
+                body.path = candidate.path
+                group.addTask { (candidate, try await client.postRetrying(body)) }
+            }
+            for _ in 0 ..< client.parallel { add() }
+            while let (candidate, answer) = try await group.next() {
+                switch answer {
+                case .accepted(let id, let created):
+                    try state.record(candidate.path, signature: candidate.signature, id: id)
+                    report.posted += 1
+                    report.bytes += candidate.bytes
+                    if created { report.created += 1 } else { report.known += 1 }
+                    log("posted \(candidate.path) -> \(id)\(created ? "" : " (known)")")
+                case .refused(let status, let reason):
+                    // The server will not take it as it is; it is tried again when it changes.
+                    try state.record(candidate.path, signature: candidate.signature, id: nil, refused: "\(status) \(reason)")
+                    report.refused.append((candidate.path, "\(status) \(reason)"))
+                    log("refused \(candidate.path): \(status) \(reason)")
+                }
+                progress?.update(done: report.posted + report.refused.count, bytes: report.bytes)
+                add()
+            }
+        }
+        try state.sync()
+    }
+
+    private func log(_ line: String) {
+        if ProcessInfo.processInfo.environment["FAIRWAY_WATCH_QUIET_LOG"] == nil || isatty(2) == 0 {
+            note(ISO8601Timestamp.format(Date()) + " " + line)
+        }
+    }
+
+    /// Everything under the folder now, as candidates; names that are not UTF-8 cannot travel in
+    /// JSON on their own and are counted as skipped (post their folder with --folders instead).
+    func scan() -> (candidates: [Candidate], skipped: Int) {
+        guard let listing = try? FileTree.files(inFolder: RawPath(folder.path)) else {
+            note("cannot list \(folder.path); will try again")
+            return ([], 0)
+        }
+        var skipped = listing.skipped
+        func posted(_ relative: String) -> String { prefix.isEmpty ? relative : prefix + "/" + relative }
+        switch unit {
+        case .file:
+            var candidates: [Candidate] = []
+            for file in listing.files {
+                guard let name = String(validating: file.relative.bytes, as: UTF8.self) else { skipped += 1; continue }
+                let modified = Date(timeIntervalSince1970: Double(file.status.modifiedNanoseconds) / 1e9)
+                candidates.append(Candidate(path: posted(name), signature: "\(file.status.size):\(file.status.modifiedNanoseconds)",
+                                            bytes: file.status.size, newestModification: modified))
+            }
+            return (candidates, skipped)
+        case .folder:
+            var groups: [[UInt8]: [FileEntry]] = [:]
+            for file in listing.files {
+                let top = Array(file.relative.bytes.prefix { $0 != UInt8(ascii: "/") })
+                groups[top, default: []].append(file)
+            }
+            var candidates: [Candidate] = []
+            for (top, files) in groups.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+                guard let name = String(validating: top, as: UTF8.self) else { skipped += files.count; continue }
+                var signature = "\(files.count)"
+                var bytes: Int64 = 0, newest: Int64 = 0
+                for file in files {
+                    signature += "|\(file.relative.display):\(file.status.size):\(file.status.modifiedNanoseconds)"
+                    bytes += file.status.size
+                    newest = max(newest, file.status.modifiedNanoseconds)
+                }
+                candidates.append(Candidate(path: posted(name), signature: FileInspection.checksum(of: Data(signature.utf8)),
+                                            bytes: bytes, newestModification: Date(timeIntervalSince1970: Double(newest) / 1e9)))
+            }
+            return (candidates, skipped)
+        }
+    }
+}
+
+/// What the watcher posted, one JSON line per post, appended; the last line for a path wins.
+final class WatchState: @unchecked Sendable {
+    private struct Line: Codable {
+        let path: String
+        let signature: String
+        let id: String?
+        let refused: String?
+        let at: String
+    }
+
+    private var entries: [String: String] = [:]
+    private let handle: FileHandle
+
+    init(path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        if let text = try? String(contentsOf: url, encoding: .utf8) {
+            for line in text.split(separator: "\n") {
+                // A line cut short by a crash is ignored: that path is simply posted again.
+                guard let entry = try? JSONDecoder().decode(Line.self, from: Data(line.utf8)) else { continue }
+                entries[entry.path] = entry.signature
+            }
+        } else {
+            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw CommandFailure("cannot write the state file \(path)") }
+        handle.seekToEndOfFile()
+        self.handle = handle
+    }
+
+    func posted(_ path: String) -> String? { entries[path] }
+
+    func record(_ path: String, signature: String, id: UUID?, refused: String? = nil) throws {
+        entries[path] = signature
+        let line = Line(path: path, signature: signature, id: id?.uuidString.lowercased(), refused: refused, at: ISO8601Timestamp.format(Date()))
+        handle.write(try JSONEncoder().encode(line) + Data("\n".utf8))
+    }
+
+    func sync() throws { try handle.synchronize() }
+}
+
+/// `POST /v1/acquisitions` with retries: the server being down or overloaded only delays a post.
+struct IngestClient: Sendable {
+    enum Answer: Sendable {
+        case accepted(UUID, created: Bool)
+        case refused(Int, String)
+    }
+
+    let endpoint: String
+    let token: String
+    let parallel: Int
+    private let http: HTTPClient
+
+    init(baseURL: String, token: String, parallel: Int) {
+        endpoint = (baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL) + "/v1/acquisitions"
+        self.token = token
+        self.parallel = parallel
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: parallel)
+        configuration.timeout = .init(connect: .seconds(10), read: .seconds(60))
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    func shutdown() { try? http.syncShutdown() }
+
+    func postRetrying(_ acquisition: AcquisitionCompleted) async throws -> Answer {
+        var delay: Duration = .milliseconds(500)
+        while true {
+            do {
+                return try await post(acquisition)
+            } catch let failure as CommandFailure {
+                throw failure
+            } catch {
+                note("\(ISO8601Timestamp.format(Date())) post \(acquisition.path) failed (\(error)); retrying in \(ProgressBar.duration(delay.seconds))")
+            }
+            try await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(30))
+        }
+    }
+
+    private struct Retry: Error, CustomStringConvertible { let description: String }
+
+    func post(_ acquisition: AcquisitionCompleted) async throws -> Answer {
+        var request = HTTPClientRequest(url: endpoint)
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: MessageCodec.encode(acquisition)))
+        // A short deadline: the client pool retries connecting until it passes, and the operator
+        // should see "retrying" lines while the server is away.
+        let response = try await http.execute(request, timeout: .seconds(5))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        let fields = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:]
+        let status = Int(response.status.code)
+        switch status {
+        case 200, 202:
+            guard let id = (fields["id"] as? String).flatMap(UUID.init(uuidString:)) else { throw Retry(description: "answer without an id") }
+            return .accepted(id, created: status == 202)
+        case 401:
+            throw CommandFailure("the server refused the token: \(fields["detail"] as? String ?? "unauthorized")")
+        case 400, 403, 404, 413, 422:
+            return .refused(status, fields["detail"] as? String ?? fields["error"] as? String ?? "")
+        default:
+            throw Retry(description: "HTTP \(status)")
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Read views of the catalog for the API, built as JSON by PostgreSQL in one query each. A watcher
+/// token sees what lives in its own zone.
+struct CatalogViews: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    /// How far an object has gone down the pipeline, stage by stage.
+    private static let stage = """
+        json_build_object('registered', true,
+                          'converted', o.state IN ('converted', 'described', 'scored'),
+                          'described', o.state IN ('described', 'scored'),
+                          'scored', o.state = 'scored')
+        """
+
+    func acquisition(_ id: UUID, zone: String) async throws -> String? {
+        try await single(PostgresQuery(unsafeSQL: """
+            SELECT json_build_object(
+                'id', a.id, 'zone', r.name, 'path', a.path, 'kind', a.kind, 'state', a.state, 'reason', a.failure_reason,
+                'owner', a.owner, 'investigation', i.name, 'study', s.name, 'assay', y.name, 'instrument', a.instrument,
+                'acquiredAt', a.acquired_at, 'metadata', a.metadata, 'source', a.source, 'createdAt', a.created_at,
+                'updatedAt', a.updated_at, 'registeredAt', a.registered_at, 'checks', a.checks,
+                'nextCheckAt', CASE WHEN a.state = 'pending' THEN a.next_check_at END,
+                'fileCount', a.file_count, 'totalBytes', a.total_bytes, 'skippedEntries', a.skipped_entries,
+                'objects', COALESCE((
+                    SELECT json_agg(json_build_object('id', o.id, 'path', o.logical_path, 'size', o.size_bytes, 'sha2', o.checksum,
+                                                      'format', o.format, 'version', o.version, 'state', o.state,
+                                                      'reason', o.failure_reason, 'stage', \(Self.stage)) ORDER BY o.logical_path)
+                    FROM objects o
+                    WHERE o.acquisition_id = a.id
+                       OR o.id IN (SELECT object_id FROM object_versions WHERE acquisition_id = a.id)), '[]'::json)
+            )::text
+            FROM acquisitions a
+            JOIN resources r ON r.id = a.zone_id
+            JOIN assays y ON y.id = a.assay_id JOIN studies s ON s.id = y.study_id JOIN investigations i ON i.id = s.investigation_id
+            WHERE a.id = $1 AND r.name = $2
+            """, binds: binds(id, zone)))
+    }
+
+    struct ObjectFilter: Sendable {
+        var zone: String
+        var investigation: String?
+        var study: String?
+        var assay: String?
+        var limit = 100
+        var after: UUID?
+    }
+
+    /// A page of objects in id order; `next` is the cursor of the following page, or null.
+    func objects(_ filter: ObjectFilter) async throws -> String {
+        var binds = PostgresBindings()
+        binds.append(filter.zone)
+        binds.append(filter.investigation)
+        binds.append(filter.study)
+        binds.append(filter.assay)
+        binds.append(filter.after)
+        binds.append(filter.limit + 1)
+        return try await single(PostgresQuery(unsafeSQL: """
+            WITH page AS (
+                SELECT o.*, i.name AS investigation, s.name AS study, y.name AS assay
+                FROM objects o
+                JOIN assays y ON y.id = o.assay_id JOIN studies s ON s.id = y.study_id JOIN investigations i ON i.id = s.investigation_id
+                WHERE EXISTS (SELECT 1 FROM replicas p JOIN resources r ON r.id = p.resource_id WHERE p.object_id = o.id AND r.name = $1)
+                  AND ($2::text IS NULL OR i.name = $2) AND ($3::text IS NULL OR s.name = $3) AND ($4::text IS NULL OR y.name = $4)
+                  AND ($5::uuid IS NULL OR o.id > $5)
+                ORDER BY o.id
+                LIMIT $6
+            ), numbered AS (
+                SELECT page.*, row_number() OVER (ORDER BY id) AS n FROM page
+            )
+            SELECT json_build_object(
+                'objects', COALESCE((SELECT json_agg(json_build_object(
+                    'id', o.id, 'path', o.logical_path, 'size', o.size_bytes, 'sha2', o.checksum, 'format', o.format,
+                    'version', o.version, 'state', o.state, 'reason', o.failure_reason, 'owner', o.owner,
+                    'investigation', o.investigation, 'study', o.study, 'assay', o.assay, 'acquisition', o.acquisition_id,
+                    'createdAt', o.created_at, 'stage', \(Self.stage)) ORDER BY o.id)
+                    FROM numbered o WHERE n <= $6 - 1), '[]'::json),
+                'next', (SELECT id FROM numbered WHERE n = $6 - 1 AND EXISTS (SELECT 1 FROM numbered WHERE n = $6))
+            )::text
+            """, binds: binds)) ?? "{\"objects\":[],\"next\":null}"
+    }
+
+    func object(_ id: UUID, zone: String) async throws -> String? {
+        try await single(PostgresQuery(unsafeSQL: """
+            SELECT json_build_object(
+                'id', o.id, 'path', o.logical_path, 'size', o.size_bytes, 'sha2', o.checksum, 'format', o.format,
+                'version', o.version, 'state', o.state, 'reason', o.failure_reason, 'owner', o.owner,
+                'acquisition', o.acquisition_id, 'parent', o.parent_id, 'acquiredAt', o.acquired_at,
+                'createdAt', o.created_at, 'updatedAt', o.updated_at,
+                'investigation', i.name, 'study', s.name, 'assay', y.name, 'stage', \(Self.stage),
+                'replicas', COALESCE((SELECT json_agg(json_build_object(
+                    'resource', r.name, 'role', r.role, 'physicalPath', p.physical_path,
+                    'physicalPathBytes', encode(p.physical_path_bytes, 'base64'), 'status', p.status, 'size', p.size_bytes,
+                    'sha2', p.checksum, 'lastVerifiedAt', p.last_verified_at) ORDER BY r.name)
+                    FROM replicas p JOIN resources r ON r.id = p.resource_id WHERE p.object_id = o.id), '[]'::json),
+                'versions', COALESCE((SELECT json_agg(json_build_object(
+                    'version', v.version, 'size', v.size_bytes, 'sha2', v.checksum, 'format', v.format,
+                    'acquisition', v.acquisition_id, 'registeredAt', v.registered_at) ORDER BY v.version)
+                    FROM object_versions v WHERE v.object_id = o.id), '[]'::json),
+                'annotations', COALESCE((SELECT json_agg(json_build_object(
+                    'namespace', n.namespace, 'key', n.key, 'value', n.value, 'kind', n.kind) ORDER BY n.namespace, n.key)
+                    FROM annotations n WHERE n.object_id = o.id), '[]'::json)
+            )::text
+            FROM objects o
+            JOIN assays y ON y.id = o.assay_id JOIN studies s ON s.id = y.study_id JOIN investigations i ON i.id = s.investigation_id
+            WHERE o.id = $1
+              AND EXISTS (SELECT 1 FROM replicas p JOIN resources r ON r.id = p.resource_id WHERE p.object_id = o.id AND r.name = $2)
+            """, binds: binds(id, zone)))
+    }
+
+    private func binds(_ id: UUID, _ zone: String) -> PostgresBindings {
+        var binds = PostgresBindings()
+        binds.append(id)
+        binds.append(zone)
+        return binds
+    }
+
+    private func single(_ query: PostgresQuery) async throws -> String? {
+        for try await text in try await client.query(query, logger: logger).decode(String.self) { return text }
+        return nil
+    }
+}

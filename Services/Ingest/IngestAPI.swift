@@ -1,0 +1,169 @@
+import FairwayContracts
+import FairwayStorage
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// The watcher-facing HTTP API: `POST /v1/acquisitions`, `GET /v1/acquisitions/{id}`,
+/// `GET /v1/objects` and `GET /v1/objects/{id}`. Every request carries a watcher token; errors are
+/// JSON `{"error", "detail"}` with the status that says whose fault it is.
+struct IngestAPI: Sendable {
+    let intake: AcquisitionIntake
+    let tokens: WatcherTokens
+    let views: CatalogViews
+    let client: PostgresClient
+    let logger: Logger
+    /// Wakes the registrar in this process at once (others hear the database notification).
+    let registered: @Sendable () -> Void
+
+    func add(to router: Router<BasicRequestContext>) {
+        router.post("/v1/acquisitions") { request, _ in await handle { try await postAcquisition(request) } }
+        router.get("/v1/acquisitions/:id") { request, context in
+            await handle { try await getAcquisition(request, id: context.parameters.get("id") ?? "") }
+        }
+        router.get("/v1/objects") { request, _ in await handle { try await listObjects(request) } }
+        router.get("/v1/objects/:id") { request, context in
+            await handle { try await getObject(request, id: context.parameters.get("id") ?? "") }
+        }
+    }
+
+    // MARK: - Handlers
+
+    private func postAcquisition(_ request: Request) async throws -> Response {
+        let identity = try await authenticate(request)
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: MessageCodec.maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, "body too large", "the body is over \(MessageCodec.maxBodyBytes) bytes")
+        }
+        let acquisition: AcquisitionCompleted
+        do {
+            acquisition = try MessageCodec.decode(AcquisitionCompleted.self, from: body.readableBytesView, checkType: false)
+        } catch {
+            throw APIError(.badRequest, "malformed body", error.description)
+        }
+        let outcome: AcquisitionIntake.Outcome
+        do {
+            outcome = try await client.withConnection { connection in
+                try await intake.accept(acquisition, source: .http, defaultOwner: identity.owner, tokenZone: identity.zone, on: connection)
+            }
+        } catch let error as IntakeError {
+            throw APIError(error)
+        }
+        registered()
+        switch outcome {
+        case .created(let id):
+            return json(.accepted, ["id": id.uuidString.lowercased(), "state": "pending"])
+        case .existing(let id, let state):
+            return json(.ok, ["id": id.uuidString.lowercased(), "state": state])
+        }
+    }
+
+    private func getAcquisition(_ request: Request, id: String) async throws -> Response {
+        let identity = try await authenticate(request)
+        guard let id = UUID(uuidString: id) else { throw APIError(.notFound, "not found", "'\(id.prefix(64))' is not an acquisition id") }
+        guard let body = try await views.acquisition(id, zone: identity.zone) else {
+            throw APIError(.notFound, "not found", "no acquisition \(id.uuidString.lowercased()) in zone \(identity.zone)")
+        }
+        return raw(.ok, body)
+    }
+
+    private func listObjects(_ request: Request) async throws -> Response {
+        let identity = try await authenticate(request)
+        let query = request.uri.queryParameters
+        var filter = CatalogViews.ObjectFilter(zone: identity.zone)
+        for (name, keyPath) in [("investigation", \CatalogViews.ObjectFilter.investigation), ("study", \.study), ("assay", \.assay)] {
+            guard let value = query.get(name) else { continue }
+            guard CatalogName.isValid(value) else { throw APIError(.badRequest, "bad query", "\(name) must be \(CatalogName.rule)") }
+            filter[keyPath: keyPath] = value
+        }
+        if let limit = query.get("limit") {
+            guard let value = Int(limit), (1 ... 1000).contains(value) else { throw APIError(.badRequest, "bad query", "limit must be 1 to 1000") }
+            filter.limit = value
+        }
+        if let after = query.get("after") {
+            guard let cursor = UUID(uuidString: after) else { throw APIError(.badRequest, "bad query", "after must be an object id (the previous page's next)") }
+            filter.after = cursor
+        }
+        return raw(.ok, try await views.objects(filter))
+    }
+
+    private func getObject(_ request: Request, id: String) async throws -> Response {
+        let identity = try await authenticate(request)
+        guard let id = UUID(uuidString: id) else { throw APIError(.notFound, "not found", "'\(id.prefix(64))' is not an object id") }
+        guard let body = try await views.object(id, zone: identity.zone) else {
+            throw APIError(.notFound, "not found", "no object \(id.uuidString.lowercased()) in zone \(identity.zone)")
+        }
+        return raw(.ok, body)
+    }
+
+    private func authenticate(_ request: Request) async throws -> WatcherIdentity {
+        guard let header = request.headers[.authorization] else {
+            throw APIError(.unauthorized, "unauthorized", "send Authorization: Bearer <token> (fairway token create)")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw APIError(.unauthorized, "unauthorized", "the Authorization header must be 'Bearer <token>'")
+        }
+        guard let identity = try await tokens.identify(String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
+            throw APIError(.unauthorized, "unauthorized", "the token is unknown or revoked")
+        }
+        return identity
+    }
+
+    // MARK: - Responses
+
+    private func handle(_ body: () async throws -> Response) async -> Response {
+        do {
+            return try await body()
+        } catch let error as APIError {
+            return error.response
+        } catch {
+            logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
+            return APIError(.serviceUnavailable, "unavailable", "the catalog could not be reached; retry later").response
+        }
+    }
+
+    private func json(_ status: HTTPResponse.Status, _ fields: [String: String]) -> Response {
+        raw(status, String(decoding: try! JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]), as: UTF8.self))
+    }
+
+    private func raw(_ status: HTTPResponse.Status, _ body: String) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}
+
+/// An error answer: `{"error": what, "detail": why}` with its status.
+struct APIError: Error {
+    let status: HTTPResponse.Status
+    let error: String
+    let detail: String
+
+    init(_ status: HTTPResponse.Status, _ error: String, _ detail: String) {
+        self.status = status; self.error = error; self.detail = detail
+    }
+
+    init(_ intake: IntakeError) {
+        switch intake {
+        case .invalidBody: self.init(.badRequest, "malformed body", intake.description)
+        case .unknownZone: self.init(.notFound, "unknown zone", intake.description)
+        case .zoneNotAllowed: self.init(.forbidden, "zone not allowed", intake.description)
+        case .path(let path) where path.isMalformedRequest: self.init(.badRequest, "malformed path", intake.description)
+        case .path(let path) where path.isConfinementViolation: self.init(.unprocessableContent, "path escapes the zone", intake.description)
+        case .path(.notFound): self.init(.notFound, "path not found", intake.description)
+        case .path(.zoneRootUnusable): self.init(.serviceUnavailable, "zone unavailable", intake.description)
+        case .path: self.init(.unprocessableContent, "path not usable", intake.description)
+        }
+    }
+
+    var response: Response {
+        let body = try! JSONSerialization.data(withJSONObject: ["error": error, "detail": detail], options: [.sortedKeys])
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}

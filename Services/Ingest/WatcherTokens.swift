@@ -1,0 +1,42 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Who posted: the zone their token is scoped to and the owner recorded with it.
+struct WatcherIdentity: Sendable {
+    let tokenID: UUID
+    let zone: String
+    let owner: String
+}
+
+/// Bearer tokens of watchers. Only SHA-256 digests are stored, so the table gives nothing away;
+/// a revoked token stops working on its next request.
+struct WatcherTokens: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    static func digest(_ token: String) -> [UInt8] { Array(SHA256.hash(data: Data(token.utf8))) }
+
+    func identify(_ token: String) async throws -> WatcherIdentity? {
+        guard !token.isEmpty, token.utf8.count <= 256 else { return nil }
+        let digest = ByteBuffer(bytes: Self.digest(token))
+        // last_used_at is refreshed at most once a minute per token: a write per request would cost
+        // more than the request.
+        let rows = try await client.query("""
+            WITH hit AS (
+                SELECT t.id, r.name, COALESCE(NULLIF(t.owner, ''), NULLIF(t.label, ''), r.name) AS owner, t.last_used_at
+                FROM watcher_tokens t JOIN resources r ON r.id = t.zone_id
+                WHERE t.token_sha256 = \(digest) AND t.revoked_at IS NULL
+            ), touched AS (
+                UPDATE watcher_tokens SET last_used_at = now()
+                WHERE id IN (SELECT id FROM hit WHERE last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+            )
+            SELECT id, name, owner FROM hit
+            """, logger: logger)
+        for try await (id, zone, owner) in rows.decode((UUID, String, String).self) {
+            return WatcherIdentity(tokenID: id, zone: zone, owner: owner)
+        }
+        return nil
+    }
+}
