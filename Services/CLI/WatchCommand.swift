@@ -33,7 +33,8 @@ struct WatchCommand: AsyncParsableCommand {
     @Option(help: "How long size and mtime must stay unchanged, e.g. 10s, 500ms, 0.") var quiet: String = "10s"
     @Option(help: "Time between scans.") var interval: String = "2s"
     @Option(help: "State file (default: ~/.local/state/fairway/watch-<zone>-<hash>.jsonl).") var state: String?
-    @Option(help: "Posts in flight at once.") var parallel: Int = 8
+    @Option(help: "Requests in flight at once.") var parallel: Int = 4
+    @Option(help: "Acquisitions per request when many are ready at once (1 to 1000).") var batch: Int = 100
     @Flag(help: "Post each top-level folder of DIR as one acquisition instead of each file.") var folders = false
     @Flag(help: "Scan once (backfill): post everything at rest, print a summary and exit.") var once = false
     @Option(help: "Owner recorded on each acquisition (default: the token's owner).") var owner: String?
@@ -47,6 +48,7 @@ struct WatchCommand: AsyncParsableCommand {
         guard FairwayConfiguration.parseDuration(quiet) != nil else { throw ValidationError("--quiet must be a duration like 10s, 500ms or 0") }
         guard let scan = FairwayConfiguration.parseDuration(interval), scan > .zero else { throw ValidationError("--interval must be a positive duration") }
         guard (1 ... 256).contains(parallel) else { throw ValidationError("--parallel must be 1 to 256") }
+        guard (1 ... 1000).contains(batch) else { throw ValidationError("--batch must be 1 to 1000") }
         guard URL(string: url)?.scheme.map({ ["http", "https"].contains($0) }) == true else { throw ValidationError("--url must be an http:// or https:// URL") }
     }
 
@@ -63,7 +65,7 @@ struct WatchCommand: AsyncParsableCommand {
             folder: folder, prefix: prefix.map { $0.split(separator: "/").joined(separator: "/") } ?? "",
             unit: folders ? .folder : .file, template: template,
             quiet: FairwayConfiguration.parseDuration(quiet)!, interval: FairwayConfiguration.parseDuration(interval)!,
-            client: IngestClient(baseURL: url, token: token, parallel: parallel),
+            client: IngestClient(baseURL: url, token: token, parallel: parallel, batch: batch),
             state: try WatchState(path: statePath)
         )
         let report = try await watcher.run(once: once)

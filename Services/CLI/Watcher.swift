@@ -73,30 +73,39 @@ struct Watcher {
     }
 
     private func post(_ candidates: [Candidate], report: inout Report, progress: ProgressBar?) async throws {
-        try await withThrowingTaskGroup(of: (Candidate, IngestClient.Answer).self) { group in
+        // Many ready at once (a backfill, a burst): send them in batches of up to `batch` per request.
+        let chunks = stride(from: 0, to: candidates.count, by: client.batch).map {
+            Array(candidates[$0 ..< min($0 + client.batch, candidates.count)])
+        }
+        try await withThrowingTaskGroup(of: ([Candidate], [IngestClient.Answer]).self) { group in
             var next = 0
             func add() {
-                guard next < candidates.count else { return }
-                let candidate = candidates[next]
+                guard next < chunks.count else { return }
+                let chunk = chunks[next]
                 next += 1
-                var body = template
-                body.path = candidate.path
-                group.addTask { (candidate, try await client.postRetrying(body)) }
+                let bodies = chunk.map { candidate in
+                    var body = template
+                    body.path = candidate.path
+                    return body
+                }
+                group.addTask { (chunk, try await client.postRetrying(bodies)) }
             }
             for _ in 0 ..< client.parallel { add() }
-            while let (candidate, answer) = try await group.next() {
-                switch answer {
-                case .accepted(let id, let created):
-                    try state.record(candidate.path, signature: candidate.signature, id: id)
-                    report.posted += 1
-                    report.bytes += candidate.bytes
-                    if created { report.created += 1 } else { report.known += 1 }
-                    log("posted \(candidate.path) -> \(id)\(created ? "" : " (known)")")
-                case .refused(let status, let reason):
-                    // The server will not take it as it is; it is tried again when it changes.
-                    try state.record(candidate.path, signature: candidate.signature, id: nil, refused: "\(status) \(reason)")
-                    report.refused.append((candidate.path, "\(status) \(reason)"))
-                    log("refused \(candidate.path): \(status) \(reason)")
+            while let (chunk, answers) = try await group.next() {
+                for (candidate, answer) in zip(chunk, answers) {
+                    switch answer {
+                    case .accepted(let id, let created):
+                        try state.record(candidate.path, signature: candidate.signature, id: id)
+                        report.posted += 1
+                        report.bytes += candidate.bytes
+                        if created { report.created += 1 } else { report.known += 1 }
+                        log("posted \(candidate.path) -> \(id.uuidString.lowercased())\(created ? "" : " (known)")")
+                    case .refused(let status, let reason):
+                        // The server will not take it as it is; it is tried again when it changes.
+                        try state.record(candidate.path, signature: candidate.signature, id: nil, refused: "\(status) \(reason)")
+                        report.refused.append((candidate.path, "\(status) \(reason)"))
+                        log("refused \(candidate.path): \(status) \(reason)")
+                    }
                 }
                 progress?.update(done: report.posted + report.refused.count, bytes: report.bytes)
                 add()
@@ -205,12 +214,14 @@ struct IngestClient: Sendable {
     let endpoint: String
     let token: String
     let parallel: Int
+    let batch: Int
     private let http: HTTPClient
 
-    init(baseURL: String, token: String, parallel: Int) {
+    init(baseURL: String, token: String, parallel: Int, batch: Int = 100) {
         endpoint = (baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL) + "/v1/acquisitions"
         self.token = token
         self.parallel = parallel
+        self.batch = batch
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: parallel)
         configuration.timeout = .init(connect: .seconds(10), read: .seconds(60))
@@ -219,15 +230,16 @@ struct IngestClient: Sendable {
 
     func shutdown() { try? http.syncShutdown() }
 
-    func postRetrying(_ acquisition: AcquisitionCompleted) async throws -> Answer {
+    func postRetrying(_ acquisitions: [AcquisitionCompleted]) async throws -> [Answer] {
         var delay: Duration = .milliseconds(500)
         while true {
             do {
-                return try await post(acquisition)
+                return acquisitions.count == 1 ? [try await post(acquisitions[0])] : try await post(batch: acquisitions)
             } catch let failure as CommandFailure {
                 throw failure
             } catch {
-                note("\(ISO8601Timestamp.format(Date())) post \(acquisition.path) failed (\(error)); retrying in \(ProgressBar.duration(delay.seconds))")
+                let what = acquisitions.count == 1 ? acquisitions[0].path : "\(acquisitions.count) acquisitions"
+                note("\(ISO8601Timestamp.format(Date())) post of \(what) failed (\(error)); retrying in \(ProgressBar.duration(delay.seconds))")
             }
             try await Task.sleep(for: delay)
             delay = min(delay * 2, .seconds(30))
@@ -237,17 +249,35 @@ struct IngestClient: Sendable {
     private struct Retry: Error, CustomStringConvertible { let description: String }
 
     func post(_ acquisition: AcquisitionCompleted) async throws -> Answer {
+        let (status, fields) = try await send(MessageCodec.encode(acquisition))
+        return try answer(status, fields)
+    }
+
+    /// One request for many; the server answers each item as it would have alone.
+    func post(batch acquisitions: [AcquisitionCompleted]) async throws -> [Answer] {
+        let body = Array("[".utf8) + acquisitions.map(MessageCodec.encode).joined(separator: Array(",".utf8)) + Array("]".utf8)
+        let (status, fields) = try await send(body)
+        guard status == 200, let results = fields["results"] as? [[String: Any]], results.count == acquisitions.count else {
+            return [try answer(status, fields)]   // throws: a whole-request failure
+        }
+        return try results.map { try answer($0["status"] as? Int ?? 0, $0) }
+    }
+
+    private func send(_ body: [UInt8]) async throws -> (Int, [String: Any]) {
         var request = HTTPClientRequest(url: endpoint)
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: MessageCodec.encode(acquisition)))
+        request.body = .bytes(ByteBuffer(bytes: body))
         // A short deadline: the client pool retries connecting until it passes, and the operator
         // should see "retrying" lines while the server is away.
         let response = try await http.execute(request, timeout: .seconds(5))
-        let body = try await response.body.collect(upTo: 1 << 20)
-        let fields = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:]
-        let status = Int(response.status.code)
+        let bytes = try await response.body.collect(upTo: 16 << 20)
+        let fields = (try? JSONSerialization.jsonObject(with: Data(buffer: bytes))) as? [String: Any] ?? [:]
+        return (Int(response.status.code), fields)
+    }
+
+    private func answer(_ status: Int, _ fields: [String: Any]) throws -> Answer {
         switch status {
         case 200, 202:
             guard let id = (fields["id"] as? String).flatMap(UUID.init(uuidString:)) else { throw Retry(description: "answer without an id") }
@@ -257,7 +287,7 @@ struct IngestClient: Sendable {
         case 400, 403, 404, 413, 422:
             return .refused(status, fields["detail"] as? String ?? fields["error"] as? String ?? "")
         default:
-            throw Retry(description: "HTTP \(status)")
+            throw Retry(description: "HTTP \(status)\(fields["detail"].map { ": \($0)" } ?? "")")
         }
     }
 }

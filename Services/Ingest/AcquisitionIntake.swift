@@ -38,8 +38,28 @@ struct AcquisitionIntake: Sendable {
     let assays: AssayDirectory
     let logger: Logger
 
+    /// A request that passed every check, ready to be recorded.
+    struct Checked: Sendable, Encodable {
+        let zone_id: UUID
+        let path: String
+        let owner: String
+        let assay_id: UUID
+        let instrument: String?
+        let acquired_at: String?
+        let metadata: [String: String]
+        let kind: String
+        var key: String { "\(zone_id)/\(path)" }
+    }
+
     func accept(_ request: AcquisitionCompleted, source: Source, defaultOwner: String, tokenZone: String?,
                 on connection: PostgresConnection) async throws -> Outcome {
+        let checked = try await check(request, defaultOwner: defaultOwner, tokenZone: tokenZone, on: connection)
+        return try await record([checked], source: source, on: connection)[0]
+    }
+
+    /// Validates the fields, confines the path to its zone, and finds (or creates) the assay.
+    func check(_ request: AcquisitionCompleted, defaultOwner: String, tokenZone: String?,
+               on connection: PostgresConnection) async throws -> Checked {
         do { try request.validate() } catch { throw IntakeError.invalidBody(error) }
         guard let zone = try await zones.zone(named: request.zone), zone.role == "landing" else {
             throw IntakeError.unknownZone(request.zone)
@@ -58,30 +78,52 @@ struct AcquisitionIntake: Sendable {
         let names = request.isaNames(folders: kind == "folder" ? relative.components[...] : relative.folders)
         let assayID = try await assays.id(investigation: names.investigation, study: names.study, assay: names.assay,
                                           member: owner, on: connection, logger: logger)
-        let path = relative.description
-        let metadata = String(decoding: try JSONEncoder().encode(request.metadata ?? [:]), as: UTF8.self)
+        return Checked(zone_id: zone.id, path: relative.description, owner: owner, assay_id: assayID,
+                       instrument: request.instrument, acquired_at: request.acquiredAt.map(ISO8601Timestamp.format),
+                       metadata: request.metadata ?? [:], kind: kind)
+    }
 
-        let inserted = try await connection.query("""
+    /// Records checked acquisitions in a few statements whatever their number: new ones as
+    /// pending; ones posted before keep their id (a pending one is left alone, so re-posting never
+    /// restarts its quiet period; a finished one is checked again).
+    func record(_ acquisitions: [Checked], source: Source, on connection: PostgresConnection) async throws -> [Outcome] {
+        guard !acquisitions.isEmpty else { return [] }
+        let rows = String(decoding: try JSONEncoder().encode(acquisitions), as: UTF8.self)
+        var outcomes: [String: Outcome] = [:]
+        for try await (zoneID, path, id) in try await connection.query("""
             INSERT INTO acquisitions (zone_id, path, owner, assay_id, instrument, acquired_at, metadata, state, kind, source)
-            VALUES (\(zone.id), \(path), \(owner), \(assayID), \(request.instrument), \(request.acquiredAt),
-                    \(metadata)::jsonb, 'pending', \(kind), \(source.rawValue))
+            SELECT x.zone_id, x.path, x.owner, x.assay_id, x.instrument, x.acquired_at, x.metadata, 'pending', x.kind, \(source.rawValue)
+            FROM jsonb_to_recordset(\(rows)::jsonb) AS x(zone_id uuid, path text, owner text, assay_id uuid, instrument text,
+                 acquired_at timestamptz, metadata jsonb, kind text)
             ON CONFLICT (zone_id, path) DO NOTHING
-            RETURNING id
-            """, logger: logger)
-        for try await id in inserted.decode(UUID.self) { return .created(id) }
-
-        // Posted before. A pending one is left alone (re-posting must not restart its quiet period);
-        // a finished one is checked again.
-        let reopened = try await connection.query("""
-            UPDATE acquisitions SET state = 'pending', failure_reason = NULL, kind = \(kind), fingerprint = NULL,
-                   fingerprint_since = NULL, next_check_at = now(), checks = 0, updated_at = now()
-            WHERE zone_id = \(zone.id) AND path = \(path) AND state <> 'pending'
-            RETURNING id
-            """, logger: logger)
-        for try await id in reopened.decode(UUID.self) { return .existing(id, state: "pending") }
-        let current = try await connection.query(
-            "SELECT id, state FROM acquisitions WHERE zone_id = \(zone.id) AND path = \(path)", logger: logger)
-        for try await (id, state) in current.decode((UUID, String).self) { return .existing(id, state: state) }
-        throw PostgresIngestError("acquisition \(path) vanished while it was being recorded")
+            RETURNING zone_id, path, id
+            """, logger: logger).decode((UUID, String, UUID).self) {
+            outcomes["\(zoneID)/\(path)"] = .created(id)
+        }
+        let known = acquisitions.filter { outcomes[$0.key] == nil }
+        if !known.isEmpty {
+            let rows = String(decoding: try JSONEncoder().encode(known), as: UTF8.self)
+            for try await (zoneID, path, id) in try await connection.query("""
+                UPDATE acquisitions a SET state = 'pending', failure_reason = NULL, kind = x.kind, fingerprint = NULL,
+                       fingerprint_since = NULL, next_check_at = now(), checks = 0, updated_at = now()
+                FROM jsonb_to_recordset(\(rows)::jsonb) AS x(zone_id uuid, path text, kind text)
+                WHERE a.zone_id = x.zone_id AND a.path = x.path AND a.state <> 'pending'
+                RETURNING a.zone_id, a.path, a.id
+                """, logger: logger).decode((UUID, String, UUID).self) {
+                outcomes["\(zoneID)/\(path)"] = .existing(id, state: "pending")
+            }
+            for try await (zoneID, path, id, state) in try await connection.query("""
+                SELECT a.zone_id, a.path, a.id, a.state
+                FROM acquisitions a JOIN jsonb_to_recordset(\(rows)::jsonb) AS x(zone_id uuid, path text) ON a.zone_id = x.zone_id AND a.path = x.path
+                """, logger: logger).decode((UUID, String, UUID, String).self) where outcomes["\(zoneID)/\(path)"] == nil {
+                outcomes["\(zoneID)/\(path)"] = .existing(id, state: state)
+            }
+        }
+        return try acquisitions.map { acquisition in
+            guard let outcome = outcomes[acquisition.key] else {
+                throw PostgresIngestError("acquisition \(acquisition.path) vanished while it was being recorded")
+            }
+            return outcome
+        }
     }
 }

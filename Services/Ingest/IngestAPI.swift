@@ -40,6 +40,9 @@ struct IngestAPI: Sendable {
         } catch is NIOTooManyBytesError {
             throw APIError(.contentTooLarge, "body too large", "the body is over \(MessageCodec.maxBodyBytes) bytes")
         }
+        if body.readableBytesView.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) == UInt8(ascii: "[") {
+            return try await postBatch(body, identity: identity)
+        }
         let acquisition: AcquisitionCompleted
         do {
             acquisition = try MessageCodec.decode(AcquisitionCompleted.self, from: body.readableBytesView, checkType: false)
@@ -61,6 +64,53 @@ struct IngestAPI: Sendable {
         case .existing(let id, let state):
             return json(.ok, ["id": id.uuidString.lowercased(), "state": state])
         }
+    }
+
+    /// A JSON array of acquisitions (up to `maxBatch`), for watchers that find many files at once:
+    /// 200 with one result per item, in order, each with the status it would have had on its own.
+    static let maxBatch = 1000
+
+    private func postBatch(_ body: ByteBuffer, identity: WatcherIdentity) async throws -> Response {
+        guard let items = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [Any] else {
+            throw APIError(.badRequest, "malformed body", "not a JSON array of acquisitions")
+        }
+        guard !items.isEmpty, items.count <= Self.maxBatch else {
+            throw APIError(.badRequest, "malformed body", "a batch holds 1 to \(Self.maxBatch) acquisitions, not \(items.count)")
+        }
+        var results: [[String: Any]] = Array(repeating: [:], count: items.count)
+        var checked: [(index: Int, acquisition: AcquisitionIntake.Checked)] = []
+        try await client.withConnection { connection in
+            for (index, item) in items.enumerated() {
+                do {
+                    guard item is [String: Any], let data = try? JSONSerialization.data(withJSONObject: item) else {
+                        throw APIError(.badRequest, "malformed body", "item \(index) is not a JSON object")
+                    }
+                    let request: AcquisitionCompleted
+                    do {
+                        request = try MessageCodec.decode(AcquisitionCompleted.self, from: Array(data), checkType: false)
+                    } catch {
+                        throw APIError(.badRequest, "malformed body", "\(error)")
+                    }
+                    do {
+                        checked.append((index, try await intake.check(request, defaultOwner: identity.owner, tokenZone: identity.zone, on: connection)))
+                    } catch let error as IntakeError {
+                        throw APIError(error)
+                    }
+                } catch let error as APIError {
+                    results[index] = ["status": Int(error.status.code), "error": error.error, "detail": error.detail]
+                }
+            }
+            let outcomes = try await intake.record(checked.map(\.acquisition), source: .http, on: connection)
+            for ((index, _), outcome) in zip(checked, outcomes) {
+                switch outcome {
+                case .created(let id): results[index] = ["status": 202, "id": id.uuidString.lowercased(), "state": "pending"]
+                case .existing(let id, let state): results[index] = ["status": 200, "id": id.uuidString.lowercased(), "state": state]
+                }
+            }
+        }
+        if !checked.isEmpty { registered() }
+        let data = try JSONSerialization.data(withJSONObject: ["results": results], options: [.sortedKeys])
+        return raw(.ok, String(decoding: data, as: UTF8.self))
     }
 
     private func getAcquisition(_ request: Request, id: String) async throws -> Response {

@@ -17,7 +17,7 @@ import ServiceLifecycle
 final class Registrar: Service, Sendable {
     struct Configuration: Sendable {
         var quietPeriod: Duration = .seconds(10)
-        var batchSize = 128
+        var batchSize = 256
         var lease: Duration = .seconds(30)
         var maxFilesPerAcquisition = 100_000
         /// Files checksummed at once (each on a thread of its own: reads block).
@@ -66,7 +66,15 @@ final class Registrar: Service, Sendable {
         }
     }
 
+    /// Two loops claim and register batches side by side, so one batch's reads overlap the
+    /// other's database writes; SKIP LOCKED and the leases keep their rows apart.
     private func drain() async {
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0 ..< 2 { group.addTask { await self.drainLoop() } }
+        }
+    }
+
+    private func drainLoop() async {
         while !Task.isCancelled {
             do {
                 let claimed = try await registerDueBatch()
@@ -102,8 +110,10 @@ final class Registrar: Service, Sendable {
     @discardableResult
     func registerDueBatch() async throws -> Int {
         let lease = UUID()
+        let started = ContinuousClock.now
         let claimed = try await claim(lease: lease)
         guard !claimed.isEmpty else { return 0 }
+        let claimedAt = ContinuousClock.now
         let renewal = Task { await renewLeases(lease) }
         defer { renewal.cancel() }
 
@@ -115,7 +125,15 @@ final class Registrar: Service, Sendable {
             for await (index, result) in group { results[index] = result }
             return results
         }
+        let observedAt = ContinuousClock.now
         try await inspectFiles(claimed, &results)
+        let inspectedAt = ContinuousClock.now
+        defer {
+            logger.debug("registration batch", metadata: [
+                "acquisitions": "\(claimed.count)", "claim": "\(claimedAt - started)", "observe": "\(observedAt - claimedAt)",
+                "inspect": "\(inspectedAt - observedAt)", "write": "\(ContinuousClock.now - inspectedAt)",
+            ])
+        }
         do {
             try await write(claimed, results, lease: lease)
         } catch let error as PSQLError where claimed.count > 1 {
@@ -320,18 +338,26 @@ final class Registrar: Service, Sendable {
             guard case .atRest(let files, _, _) = results[job.acquisition] else { fatalError("job without files") }
             return (files[job.file].entry, claimed[job.acquisition].root)
         }
-        let parallel = max(1, configuration.parallelReads)
-        let inspected = await withTaskGroup(of: (Int, Swift.Result<FileInspection, FileInspection.Failure>).self) { group in
-            var outcomes: [Swift.Result<FileInspection, FileInspection.Failure>?] = Array(repeating: nil, count: work.count)
-            for (index, (entry, root)) in work.enumerated() {
-                if index >= parallel, let (done, outcome) = await group.next() { outcomes[done] = outcome }
+        // Split into `parallelReads` runs of consecutive files, each read on one thread start to end:
+        // one hop per run rather than per file, which matters with many small files.
+        let runs = max(1, min(configuration.parallelReads, work.count))
+        let inspected = await withTaskGroup(of: [(Int, Swift.Result<FileInspection, FileInspection.Failure>)].self) { group in
+            for run in 0 ..< runs {
+                let indices = Array(stride(from: run, to: work.count, by: runs))
+                let slice = indices.map { work[$0] }
                 group.addTask {
-                    (index, await Self.offPool { Swift.Result { () throws(FileInspection.Failure) in
-                        try FileInspection.inspect(entry.physical, name: entry.relative, root: root)
-                    } })
+                    await Self.offPool {
+                        let reader = FileInspection.Reader()
+                        return zip(indices, slice).map { index, item in
+                            (index, Swift.Result { () throws(FileInspection.Failure) in
+                                try reader.inspect(item.0.physical, name: item.0.relative, root: item.1)
+                            })
+                        }
+                    }
                 }
             }
-            for await (done, outcome) in group { outcomes[done] = outcome }
+            var outcomes: [Swift.Result<FileInspection, FileInspection.Failure>?] = Array(repeating: nil, count: work.count)
+            for await results in group { for (index, outcome) in results { outcomes[index] = outcome } }
             return outcomes
         }
         for (job, outcome) in zip(jobs, inspected) {

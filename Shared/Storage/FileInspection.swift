@@ -36,6 +36,23 @@ public struct FileInspection: Sendable, Equatable {
 
     /// Reads the file at `physical` (which must still be under `root` once opened).
     public static func inspect(_ physical: RawPath, name: RawPath, root: ZoneRoot) throws(Failure) -> FileInspection {
+        try Reader().inspect(physical, name: name, root: root)
+    }
+
+    /// Reads many files one after the other with one buffer: for a thread that works through a
+    /// list of small files, the buffer is not allocated and faulted in again for each.
+    public final class Reader {
+        private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FileInspection.chunkBytes, alignment: 4096)
+
+        public init() {}
+        deinit { buffer.deallocate() }
+
+        public func inspect(_ physical: RawPath, name: RawPath, root: ZoneRoot) throws(Failure) -> FileInspection {
+            try FileInspection.read(physical, name: name, root: root, buffer: buffer)
+        }
+    }
+
+    private static func read(_ physical: RawPath, name: RawPath, root: ZoneRoot, buffer: UnsafeMutableRawBufferPointer) throws(Failure) -> FileInspection {
         let descriptor = physical.cString.withUnsafeBufferPointer { open($0.baseAddress!, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
         guard descriptor >= 0 else {
             let error = Errno.current
@@ -57,8 +74,6 @@ public struct FileInspection: Sendable, Equatable {
 
         var hasher = SHA256()
         var total: Int64 = 0
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkBytes, alignment: 4096)
-        defer { buffer.deallocate() }
         while true {
             let count = Glibc.read(descriptor, buffer.baseAddress, chunkBytes)
             if count < 0 {

@@ -154,7 +154,7 @@ import Testing
 
             // 400: the body itself is wrong.
             for (body, why) in [
-                (json("{not json"), "invalid JSON"), (json("[1,2]"), "not an object"), (json(""), "empty body"),
+                (json("{not json"), "invalid JSON"), (json("42"), "not an object"), (json("\"text\""), "a string"), (json(""), "empty body"),
                 (json(#"{"zone":"scope-1"}"#), "path missing"), (json(#"{"path":"ok/img.tif"}"#), "zone missing"),
                 (json(#"{"zone":"scope-1","path":17}"#), "path not a string"),
                 (json(#"{"zone":"../etc","path":"ok/img.tif"}"#), "zone not a name"),
@@ -196,6 +196,34 @@ import Testing
             // And the service still works.
             #expect(try await ingest.post(valid).status == 202)
             try? FileManager.default.removeItem(at: outside)
+        }
+    }
+
+    @Test func aBatchAnswersEachItemAsItWouldAlone() async throws {
+        try await IngestHarness.with { ingest in
+            try ingest.write("b/one.tif", Array("1".utf8))
+            try ingest.write("b/two.tif", Array("2".utf8))
+            let body = Array("""
+                [{"zone": "scope-1", "path": "b/one.tif"}, {"zone": "scope-1", "path": "b/../../x"}, 17,
+                 {"zone": "scope-1", "path": "b/missing.tif"}, {"zone": "scope-1", "path": "b/two.tif", "metadata": {"k": 1}},
+                 {"zone": "scope-1", "path": "b/two.tif"}, {"zone": "scope-2", "path": "b/two.tif"}]
+                """.utf8)
+            let answer = try await ingest.request(.POST, "/v1/acquisitions", body: body)
+            #expect(answer.status == 200, "\(answer.text)")
+            let results = try #require(answer.body["results"] as? [[String: Any]])
+            #expect(results.map { $0["status"] as? Int } == [202, 422, 400, 404, 400, 202, 404])
+            #expect(results.allSatisfy { ($0["status"] as? Int ?? 0) < 300 ? $0["id"] is String : $0["detail"] is String })
+            let again = try await ingest.request(.POST, "/v1/acquisitions", body: Array(#"[{"zone": "scope-1", "path": "b/one.tif"}]"#.utf8))
+            let first = try #require((again.body["results"] as? [[String: Any]])?.first)
+            #expect(first["id"] as? String == results[0]["id"] as? String)
+            #expect(try await ingest.count("SELECT count(*)::int FROM acquisitions") == 2)
+            _ = try await ingest.waitForMessages(2)
+            // Whole-request refusals.
+            #expect(try await ingest.request(.POST, "/v1/acquisitions", body: Array("[]".utf8)).status == 400)
+            let tooMany = "[" + Array(repeating: #"{"zone": "scope-1", "path": "b/one.tif"}"#, count: 1001).joined(separator: ",") + "]"
+            #expect(try await ingest.request(.POST, "/v1/acquisitions", body: Array(tooMany.utf8)).status == 400)
+            #expect(try await ingest.request(.POST, "/v1/acquisitions", body: Array("[1,".utf8)).status == 400)
+            #expect(try await ingest.request(.POST, "/v1/acquisitions", body: Array("[]".utf8), token: "fwt_nope").status == 401)
         }
     }
 
