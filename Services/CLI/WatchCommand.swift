@@ -13,7 +13,8 @@ struct WatchCommand: AsyncParsableCommand {
         abstract: "Watch a folder and post each new file (or folder) to fairway-ingest once it is at rest.",
         discussion: """
             DIR is the zone's root as this machine sees it (or a folder inside it: see --prefix). The folder is
-            scanned every --interval; a file is posted once its size and mtime have not changed for --quiet.
+            scanned when inotify reports a change and at least every --interval (network shares do not report
+            changes: polling covers them); a file is posted once its size and mtime have not changed for --quiet.
             Progress is kept in --state (one JSON line per posted path), so a restart posts only what is new or
             changed. While the server is unreachable, posts are retried with back-off; nothing is skipped.
 

@@ -33,12 +33,14 @@ struct Watcher {
 
     func run(once: Bool) async throws -> Report {
         defer { client.shutdown() }
+        let events = once ? nil : FolderEvents()
         var report = Report()
         // First sighting of each signature: at rest once it is older than the quiet period.
         var seen: [String: (signature: String, since: ContinuousClock.Instant)] = [:]
         var progress: ProgressBar?
         while true {
-            let (candidates, skipped) = scan()
+            let (candidates, skipped, folders) = scan()
+            events?.watch(folders)
             report.skipped = skipped
             var ready: [Candidate] = []
             var waiting = 0
@@ -68,7 +70,15 @@ struct Watcher {
                 progress?.finish(done: report.posted + report.refused.count, bytes: report.bytes)
                 return report
             }
-            try await Task.sleep(for: once ? min(interval, max(quiet / 4, .milliseconds(100))) : interval)
+            if once {
+                try await Task.sleep(for: min(interval, max(quiet / 4, .milliseconds(100))))
+            } else if let events {
+                // Woken early by a change; files still settling are looked at again within the quiet period.
+                let wait = waiting > 0 ? min(interval, max(quiet / 4, .milliseconds(100))) : interval
+                if await Self.offPool({ events.wait(timeout: wait) }) { try await Task.sleep(for: .milliseconds(100)) }
+            } else {
+                try await Task.sleep(for: interval)
+            }
         }
     }
 
@@ -122,10 +132,16 @@ struct Watcher {
 
     /// Everything under the folder now, as candidates; names that are not UTF-8 cannot travel in
     /// JSON on their own and are counted as skipped (post their folder with --folders instead).
-    func scan() -> (candidates: [Candidate], skipped: Int) {
+    private static func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: work()) }.start()
+        }
+    }
+
+    func scan() -> (candidates: [Candidate], skipped: Int, folders: [RawPath]) {
         guard let listing = try? FileTree.files(inFolder: RawPath(folder.path)) else {
             note("cannot list \(folder.path); will try again")
-            return ([], 0)
+            return ([], 0, [])
         }
         var skipped = listing.skipped
         func posted(_ relative: String) -> String { prefix.isEmpty ? relative : prefix + "/" + relative }
@@ -138,7 +154,7 @@ struct Watcher {
                 candidates.append(Candidate(path: posted(name), signature: "\(file.status.size):\(file.status.modifiedNanoseconds)",
                                             bytes: file.status.size, newestModification: modified))
             }
-            return (candidates, skipped)
+            return (candidates, skipped, listing.folders)
         case .folder:
             var groups: [[UInt8]: [FileEntry]] = [:]
             for file in listing.files {
@@ -158,7 +174,7 @@ struct Watcher {
                 candidates.append(Candidate(path: posted(name), signature: FileInspection.checksum(of: Data(signature.utf8)),
                                             bytes: bytes, newestModification: Date(timeIntervalSince1970: Double(newest) / 1e9)))
             }
-            return (candidates, skipped)
+            return (candidates, skipped, listing.folders)
         }
     }
 }
@@ -186,7 +202,7 @@ final class WatchState: @unchecked Sendable {
                 entries[entry.path] = entry.signature
             }
         } else {
-            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
         }
         guard let handle = FileHandle(forWritingAtPath: path) else { throw CommandFailure("cannot write the state file \(path)") }
         handle.seekToEndOfFile()

@@ -69,18 +69,23 @@ struct RegistrationWriter {
         }
 
         if !newObjects.isEmpty {
+            // Object, replica and first version in one statement: the foreign keys of the last two
+            // are checked at its end, when the objects exist.
             let rows = try Self.json(newObjects)
             try await transaction.query("""
-                INSERT INTO objects (id, acquisition_id, assay_id, logical_path, owner, size_bytes, checksum, format, state, acquired_at, version)
-                SELECT x.id, x.acquisition_id, x.assay_id, x.logical_path, x.owner, x.size, x.checksum, x.format, 'registered', x.acquired_at, 1
-                FROM jsonb_to_recordset(\(rows)::jsonb) AS x(id uuid, acquisition_id uuid, assay_id uuid, logical_path text,
-                     owner text, size bigint, checksum text, format text, acquired_at timestamptz)
-                """)
-            try await transaction.query("""
-                INSERT INTO replicas (object_id, resource_id, physical_path, physical_path_bytes, status, size_bytes, checksum, last_verified_at, mtime_ns)
-                SELECT x.id, x.zone_id, x.physical_path, decode(x.physical_path_hex, 'hex'), 'good', x.size, x.checksum, now(), x.mtime_ns
-                FROM jsonb_to_recordset(\(rows)::jsonb) AS x(id uuid, zone_id uuid, physical_path text, physical_path_hex text,
-                     size bigint, checksum text, mtime_ns bigint)
+                WITH x AS (
+                    SELECT * FROM jsonb_to_recordset(\(rows)::jsonb) AS x(id uuid, acquisition_id uuid, assay_id uuid,
+                         zone_id uuid, logical_path text, physical_path text, physical_path_hex text, owner text, size bigint,
+                         checksum text, format text, mtime_ns bigint, acquired_at timestamptz)
+                ), inserted AS (
+                    INSERT INTO objects (id, acquisition_id, assay_id, logical_path, owner, size_bytes, checksum, format, state, acquired_at, version)
+                    SELECT id, acquisition_id, assay_id, logical_path, owner, size, checksum, format, 'registered', acquired_at, 1 FROM x
+                ), replica AS (
+                    INSERT INTO replicas (object_id, resource_id, physical_path, physical_path_bytes, status, size_bytes, checksum, last_verified_at, mtime_ns)
+                    SELECT id, zone_id, physical_path, decode(physical_path_hex, 'hex'), 'good', size, checksum, now(), mtime_ns FROM x
+                )
+                INSERT INTO object_versions (object_id, version, size_bytes, checksum, format, mtime_ns, acquisition_id)
+                SELECT id, 1, size, checksum, format, mtime_ns, acquisition_id FROM x
                 """)
         }
         if !changedObjects.isEmpty {
@@ -106,11 +111,11 @@ struct RegistrationWriter {
                 """)
         }
         let versions = newObjects + changedObjects
-        if !versions.isEmpty {
+        if !changedObjects.isEmpty {
             try await transaction.query("""
                 INSERT INTO object_versions (object_id, version, size_bytes, checksum, format, mtime_ns, acquisition_id)
                 SELECT x.id, x.version, x.size, x.checksum, x.format, x.mtime_ns, x.acquisition_id
-                FROM jsonb_to_recordset(\(try Self.json(versions))::jsonb) AS x(id uuid, version int, size bigint, checksum text,
+                FROM jsonb_to_recordset(\(try Self.json(changedObjects))::jsonb) AS x(id uuid, version int, size bigint, checksum text,
                      format text, mtime_ns bigint, acquisition_id uuid)
                 """)
         }

@@ -16,6 +16,8 @@ public enum FileTree {
         public var files: [FileEntry] = []
         /// Symbolic links, sockets, devices: not registered, counted so the operator can be told.
         public var skipped = 0
+        /// Every folder walked (physical paths), the top one included.
+        public var folders: [RawPath] = []
     }
 
     public enum WalkError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -62,6 +64,7 @@ public enum FileTree {
             throw .unreadable(folder.display, error)
         }
         defer { closedir(stream) }
+        listing.folders.append(folder)
         var folders: [(physical: RawPath, relative: RawPath)] = []
         while let entry = readdir(stream) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in

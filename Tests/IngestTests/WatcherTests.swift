@@ -45,6 +45,24 @@ import Testing
         }
     }
 
+    @Test func aRunningWatcherIsWokenByInotifyNotItsTimer() async throws {
+        try await IngestHarness.with { ingest in
+            let state = ingest.landing.deletingLastPathComponent().appendingPathComponent("watch-state-\(ingest.port).jsonl")
+            // A one-minute scan interval: anything posted within seconds was seen through inotify.
+            let watcher = try watch(ingest, state: state, extra: ["--interval", "60s"])
+            try await Task.sleep(for: .seconds(1))
+            let file = try ingest.write("live/new-folder/img.tif", IngestHarness.randomBytes(1000))
+            try await Task.sleep(for: .milliseconds(300))
+            try ingest.write("live/second.tif", IngestHarness.randomBytes(10))
+            let messages = try await ingest.waitForMessages(2, timeout: .seconds(15))
+            #expect(Set(messages.map(\.payload.logicalPath)) == ["scope-1/live/new-folder/img.tif", "scope-1/live/second.tif"],
+                    "\(watcher.output)")
+            #expect(messages.first { $0.payload.logicalPath.hasSuffix("img.tif") }?.payload.checksum == (try await independentChecksum(file)))
+            watcher.terminate()
+            _ = await watcher.status()
+        }
+    }
+
     @Test func theWatcherRetriesWhileTheServerIsDown() async throws {
         try await IngestHarness.with(started: false) { ingest in
             try ingest.write("run/a.tif", Array("a".utf8))
