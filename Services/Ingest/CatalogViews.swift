@@ -94,7 +94,8 @@ struct CatalogViews: Sendable {
                 'replicas', COALESCE((SELECT json_agg(json_build_object(
                     'resource', r.name, 'role', r.role, 'physicalPath', p.physical_path,
                     'physicalPathBytes', encode(p.physical_path_bytes, 'base64'), 'status', p.status, 'size', p.size_bytes,
-                    'sha2', p.checksum, 'lastVerifiedAt', p.last_verified_at) ORDER BY r.name)
+                    'sha2', p.checksum, 'lastVerifiedAt', p.last_verified_at,
+                    'mtime', to_timestamp(p.mtime_ns / 1e9)) ORDER BY r.name)
                     FROM replicas p JOIN resources r ON r.id = p.resource_id WHERE p.object_id = o.id), '[]'::json),
                 'versions', COALESCE((SELECT json_agg(json_build_object(
                     'version', v.version, 'size', v.size_bytes, 'sha2', v.checksum, 'format', v.format,

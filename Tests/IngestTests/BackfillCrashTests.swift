@@ -44,4 +44,26 @@ import Testing
             })
         }
     }
+
+    @Test func fairwayIngestFollowsTheTreeUntilEverythingIsRegistered() async throws {
+        try await IngestHarness.with { ingest in
+            for index in 0 ..< 30 { try ingest.write("tree/run-\(index % 3)/img\(index).tif", IngestHarness.randomBytes(2000 + index)) }
+            let tree = ingest.landing.appendingPathComponent("tree").path
+            let first = try await ingest.cliResult(["ingest", tree, "--zone", ingest.zone, "--timeout", "60s"])
+            #expect(first.status == 0, "\(first.output)")
+            #expect(first.output.contains("registered 30, failed 0 of 30 acquisitions"), "\(first.output)")
+            #expect(first.output.contains("files/s"), "progress shows the rate")
+            // Folders mode, again: same files, no new object, nothing re-announced.
+            let again = try await ingest.cliResult(["ingest", tree, "--zone", ingest.zone, "--folders", "--timeout", "60s"])
+            #expect(again.status == 0, "\(again.output)")
+            #expect(again.output.contains("registered 3, failed 0 of 3 acquisitions"), "\(again.output)")
+            #expect(try await ingest.count("SELECT count(*)::int FROM objects") == 30)
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(await ingest.registeredMessages().count == 30)
+            // A tree outside the zone is refused before anything is published.
+            let outside = try await ingest.cliResult(["ingest", "/etc", "--zone", ingest.zone])
+            #expect(outside.status == 1)
+            #expect(outside.output.contains("is not inside zone"), "\(outside.output)")
+        }
+    }
 }
