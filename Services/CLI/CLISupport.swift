@@ -18,8 +18,11 @@ struct CatalogOptions: ParsableArguments {
         let configuration = try configuration()
         FairwayLogging.bootstrap(format: configuration.logFormat, level: configuration.logLevel == "info" ? "warning" : configuration.logLevel)
         let url = try databaseURL ?? configuration.requireDatabaseURL()
-        let logger = Logger(label: "fairway.cli")
-        return try await PostgresClient.withClient(url: url, logger: logger) { client in try await body(client, logger) }
+        var logger = Logger(label: "fairway.cli")
+        // The client's own notices (a lease racing its start-up) are noise on an operator's terminal.
+        if !["trace", "debug"].contains(configuration.logLevel) { logger.logLevel = .error }
+        let quiet = logger
+        return try await PostgresClient.withClient(url: url, logger: quiet) { client in try await body(client, quiet) }
     }
 }
 

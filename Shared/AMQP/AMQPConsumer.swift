@@ -22,9 +22,15 @@ public final class AMQPConsumer: Service, Sendable {
     public var deliveries: AMQPDeliverySequence { AMQPDeliverySequence(base: workload.deliveries, workload: workload) }
 
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            await owner.run()
-        } onGracefulShutdown: {
+        // Graceful shutdown drains; cancellation (another service of the group failed, e.g. the
+        // HTTP port was taken) must stop the owner thread too, or the process never exits.
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await owner.run()
+            } onGracefulShutdown: {
+                self.owner.requestStop()
+            }
+        } onCancel: {
             self.owner.requestStop()
         }
     }

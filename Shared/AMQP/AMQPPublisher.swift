@@ -18,9 +18,15 @@ public final class AMQPPublisher: Service, Sendable {
     }
 
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            await owner.run()
-        } onGracefulShutdown: {
+        // Graceful shutdown drains; cancellation (another service of the group failed, e.g. the
+        // HTTP port was taken) must stop the owner thread too, or the process never exits.
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await owner.run()
+            } onGracefulShutdown: {
+                self.owner.requestStop()
+            }
+        } onCancel: {
             self.owner.requestStop()
         }
     }
