@@ -195,17 +195,21 @@ final class WatchState: @unchecked Sendable {
     init(path: String) throws {
         let url = URL(fileURLWithPath: path)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        if let text = try? String(contentsOf: url, encoding: .utf8) {
-            for line in text.split(separator: "\n") {
-                // A line cut short by a crash is ignored: that path is simply posted again.
-                guard let entry = try? JSONDecoder().decode(Line.self, from: Data(line.utf8)) else { continue }
+        if FileManager.default.fileExists(atPath: path) {
+            guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read the state file \(path)") }
+            for line in data.split(separator: UInt8(ascii: "\n")) {
+                // A line cut short by a crash, or damaged, is skipped: that path is simply posted again.
+                guard let entry = try? JSONDecoder().decode(Line.self, from: Data(line)) else { continue }
                 entries[entry.path] = entry.signature
             }
         } else {
             _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
         }
         guard let handle = FileHandle(forWritingAtPath: path) else { throw CommandFailure("cannot write the state file \(path)") }
-        handle.seekToEndOfFile()
+        // After a crash mid-line, start the next line on a line of its own.
+        if handle.seekToEndOfFile() > 0, let last = FileManager.default.contents(atPath: path)?.last, last != UInt8(ascii: "\n") {
+            handle.write(Data("\n".utf8))
+        }
         self.handle = handle
     }
 

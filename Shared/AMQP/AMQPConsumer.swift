@@ -22,17 +22,7 @@ public final class AMQPConsumer: Service, Sendable {
     public var deliveries: AMQPDeliverySequence { AMQPDeliverySequence(base: workload.deliveries, workload: workload) }
 
     public func run() async throws {
-        // Graceful shutdown drains; cancellation (another service of the group failed, e.g. the
-        // HTTP port was taken) must stop the owner thread too, or the process never exits.
-        await withTaskCancellationHandler {
-            await withGracefulShutdownHandler {
-                await owner.run()
-            } onGracefulShutdown: {
-                self.owner.requestStop()
-            }
-        } onCancel: {
-            self.owner.requestStop()
-        }
+        await owner.runAsService()
     }
 
     public func shutdown() { owner.requestStop() }

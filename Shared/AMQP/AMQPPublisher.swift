@@ -18,17 +18,7 @@ public final class AMQPPublisher: Service, Sendable {
     }
 
     public func run() async throws {
-        // Graceful shutdown drains; cancellation (another service of the group failed, e.g. the
-        // HTTP port was taken) must stop the owner thread too, or the process never exits.
-        await withTaskCancellationHandler {
-            await withGracefulShutdownHandler {
-                await owner.run()
-            } onGracefulShutdown: {
-                self.owner.requestStop()
-            }
-        } onCancel: {
-            self.owner.requestStop()
-        }
+        await owner.runAsService()
     }
 
     /// Stops without waiting for a service group (tests, one-shot commands).

@@ -33,7 +33,12 @@ import Testing
                 #expect(message.payload.checksum == (try await independentChecksum(file)), "\(path)")
             }
 
-            // A restart with the same state file posts nothing; a new file is posted alone.
+            // A restart with the same state file posts nothing; a new file is posted alone. Lines
+            // cut short by a crash, or otherwise unreadable, are skipped without losing the others.
+            let handle = try FileHandle(forWritingTo: state)
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data("{not json\n\u{0}\u{1}garbage\n{\"path\": 5}\n{\"path\": \"x\", \"signa".utf8) + Data([0xFF, 0x0A]))
+            try handle.close()
             try ingest.write("2026-11-02_NUC/late.tif", IngestHarness.randomBytes(100))
             let second = try watch(ingest, state: state, extra: ["--once"])
             #expect(await second.status() == 0, "\(second.output)")

@@ -47,18 +47,8 @@ import Testing
         var serviceURL = URLComponents(string: try TestEnvironment.require("FAIRWAY_QC_DATABASE_URL"))!
         serviceURL.path = "/\(database.name)"
         // Something else listens on the port first.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = listen(fd, 1)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        let port = Int(UInt16(bigEndian: address.sin_port))
-
+        let taken = LoopbackSocket(listening: true)
+        let port = taken.port
         let service = try ChildProcess(try TestEnvironment.executable("fairway-qc"), ["serve"], environment: [
             "FAIRWAY_DATABASE_URL": serviceURL.string!,
             "FAIRWAY_AMQP_URL": try TestEnvironment.require("FAIRWAY_QC_AMQP_URL"),
@@ -68,6 +58,7 @@ import Testing
         #expect(exited)
         #expect(await service.status() == 1, "\(service.output.suffix(2000))")
         #expect(service.output.contains("Address already in use"))
+        _ = taken
         await database.drop()
     }
 

@@ -2,6 +2,7 @@ import CRabbitMQ
 import Foundation
 import Glibc
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// What an owner thread does with its connection: publisher or consumer behaviour.
@@ -59,6 +60,20 @@ final class OwnerThread: @unchecked Sendable {
             }
             thread.name = "amqp:\(configuration.connectionName)"
             thread.start()
+        }
+    }
+
+    /// `run()` inside a service group: graceful shutdown drains; cancellation (another service of
+    /// the group failed, e.g. the HTTP port was taken) stops the thread too, or the process never exits.
+    func runAsService() async {
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await run()
+            } onGracefulShutdown: {
+                self.requestStop()
+            }
+        } onCancel: {
+            self.requestStop()
         }
     }
 
