@@ -60,7 +60,7 @@ final class ProgressBar: @unchecked Sendable {
     private let totalBytes: Int64
     private let started = ContinuousClock.now
     private var lastDraw = ContinuousClock.now - .seconds(60)
-    private let interactive = isatty(2) == 1
+    let interactive = isatty(2) == 1
     private let lock = NSLock()
 
     init(_ label: String, total: Int, totalBytes: Int64) {

@@ -109,12 +109,12 @@ struct Watcher {
                         report.posted += 1
                         report.bytes += candidate.bytes
                         if created { report.created += 1 } else { report.known += 1 }
-                        log("posted \(candidate.path) -> \(id.uuidString.lowercased())\(created ? "" : " (known)")")
+                        log("posted \(candidate.path) -> \(id.uuidString.lowercased())\(created ? "" : " (known)")", progress: progress)
                     case .refused(let status, let reason):
                         // The server will not take it as it is; it is tried again when it changes.
                         try state.record(candidate.path, signature: candidate.signature, id: nil, refused: "\(status) \(reason)")
                         report.refused.append((candidate.path, "\(status) \(reason)"))
-                        log("refused \(candidate.path): \(status) \(reason)")
+                        log("refused \(candidate.path): \(status) \(reason)", progress: progress)
                     }
                 }
                 progress?.update(done: report.posted + report.refused.count, bytes: report.bytes)
@@ -124,8 +124,10 @@ struct Watcher {
         try state.sync()
     }
 
-    private func log(_ line: String) {
-        if ProcessInfo.processInfo.environment["FAIRWAY_WATCH_QUIET_LOG"] == nil || isatty(2) == 0 {
+    /// One line per path sent, for the record. Left out only under a live progress bar on a
+    /// terminal, which the lines would break (the summary still lists what was refused).
+    private func log(_ line: String, progress: ProgressBar?) {
+        if progress?.interactive != true {
             note(ISO8601Timestamp.format(Date()) + " " + line)
         }
     }

@@ -121,7 +121,7 @@ struct AcquisitionIntake: Sendable {
         }
         return try acquisitions.map { acquisition in
             guard let outcome = outcomes[acquisition.key] else {
-                throw PostgresIngestError("acquisition \(acquisition.path) vanished while it was being recorded")
+                throw CatalogInconsistency("acquisition \(acquisition.path) vanished while it was being recorded")
             }
             return outcome
         }

@@ -199,6 +199,13 @@ struct FileRow: Encodable {
     let mtime_ns: Int64
     let owner: String
     let acquired_at: Date?
+    /// Kept only when not UTF-8; not sent to SQL as such (the hex form is).
+    let physicalBytes: [UInt8]?
+
+    enum CodingKeys: String, CodingKey {
+        case id, version, acquisition_id, assay_id, zone_id, zone, logical_path, physical_path, physical_path_hex
+        case size, checksum, format, mtime_ns, owner, acquired_at
+    }
 
     init(_ acquisition: Registrar.Claimed, _ file: Registrar.File, _ inspection: FileInspection) {
         acquisition_id = acquisition.id
@@ -207,7 +214,8 @@ struct FileRow: Encodable {
         zone = acquisition.zone
         logical_path = file.logicalPath
         physical_path = file.entry.physical.display
-        physical_path_hex = file.entry.physical.isUTF8 ? nil : file.entry.physical.bytes.map { String($0, radix: 16).leftPadded(2) }.joined()
+        physicalBytes = file.entry.physical.isUTF8 ? nil : file.entry.physical.bytes
+        physical_path_hex = physicalBytes.map { $0.map { String($0, radix: 16).leftPadded(2) }.joined() }
         size = inspection.size
         checksum = inspection.checksum
         format = inspection.format.rawValue
@@ -216,21 +224,8 @@ struct FileRow: Encodable {
         acquired_at = acquisition.acquiredAt
     }
 
-    var physicalPathBase64: String? {
-        physical_path_hex.map { _ in Data(physicalBytes).base64EncodedString() }
-    }
-
-    private var physicalBytes: [UInt8] {
-        guard let hex = physical_path_hex else { return Array(physical_path.utf8) }
-        var bytes: [UInt8] = []
-        var index = hex.startIndex
-        while index < hex.endIndex {
-            let next = hex.index(index, offsetBy: 2)
-            bytes.append(UInt8(hex[index ..< next], radix: 16)!)
-            index = next
-        }
-        return bytes
-    }
+    /// The exact bytes of a physical path that is not UTF-8, for the message (base64).
+    var physicalPathBase64: String? { physicalBytes.map { Data($0).base64EncodedString() } }
 }
 
 struct AnnotationRow: Encodable {

@@ -49,14 +49,15 @@ actor AssayDirectory {
             "SELECT fairway_assay(\(investigation), \(study), \(assay), \(member))", logger: logger)
         var found: UUID?
         for try await id in rows.decode(UUID.self) { found = id }
-        guard let found else { throw PostgresIngestError("fairway_assay returned nothing") }
+        guard let found else { throw CatalogInconsistency("fairway_assay returned nothing") }
         if cache.count > 100_000 { cache.removeAll() }
         cache[key] = found
         return found
     }
 }
 
-struct PostgresIngestError: Error, CustomStringConvertible {
+/// The catalog answered something that its constraints should have made impossible.
+struct CatalogInconsistency: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }

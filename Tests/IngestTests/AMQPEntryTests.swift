@@ -94,6 +94,9 @@ import Testing
 
     @Test func theWatcherBrokerUserMayPublishOnlyAcquisitionCompleted() async throws {
         let watcherURL = try TestEnvironment.require("FAIRWAY_WATCHER_AMQP_URL")
+        // The exchanges exist once any service has started; on a fresh broker, declare them (as admin).
+        let admin = AMQPAdmin(configuration: AMQPConfiguration(endpoint: try AMQPEndpoint(url: try TestEnvironment.amqpURL), connectionName: "test admin"))
+        try await admin.declare(FairwayBrokerNames().exchanges)
         let body = try Self.bodyFile(#"{"zone": "scope-1", "path": "x.tif"}"#)
         let allowed = try await Self.pika([watcherURL, "fairway", "acquisition.completed", body.path])
         // Exit 2 means published but unroutable (no ingest queue may be bound here): the broker accepted it.
