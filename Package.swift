@@ -68,6 +68,10 @@ let package = Package(
             providers: [.apt(["librabbitmq-dev"])]
         ),
         .target(name: "FairwayContracts", path: "Shared/Contracts", swiftSettings: swiftSettings),
+        // libtiff (Debian libtiff-dev), with a small C file for what Swift cannot call (variadics, va_list handlers).
+        .target(name: "CTIFF", path: "Shared/CTIFF", linkerSettings: [.linkedLibrary("tiff")]),
+        // Images: TIFF reading through libtiff with every size checked before allocation.
+        .target(name: "FairwayImaging", dependencies: ["CTIFF"], path: "Shared/Imaging", swiftSettings: swiftSettings),
         // Files in zones: path confinement, folder walks, streaming checksums, format detection.
         .target(name: "FairwayStorage", dependencies: [crypto], path: "Shared/Storage", swiftSettings: swiftSettings),
         .target(
@@ -114,6 +118,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ContractsTests", dependencies: ["FairwayContracts"], path: "Tests/ContractsTests", swiftSettings: swiftSettings),
+        .testTarget(name: "ImagingTests", dependencies: ["FairwayImaging", "FairwayTestSupport", crypto], path: "Tests/ImagingTests", swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["FairwayStorage", "FairwayContracts", crypto], path: "Tests/StorageTests", swiftSettings: swiftSettings),
         .testTarget(name: "IngestTests", dependencies: ["FairwayTestSupport", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", "FairwayStorage", postgres, httpClient, nioCore, crypto], path: "Tests/IngestTests", swiftSettings: swiftSettings),
         .testTarget(name: "AMQPTests", dependencies: ["FairwayAMQP", "FairwayTestSupport", "FairwayContracts", "FairwayCatalog", "FairwayServiceKit"], path: "Tests/AMQPTests", swiftSettings: swiftSettings),
