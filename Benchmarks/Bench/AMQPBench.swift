@@ -45,7 +45,7 @@ struct AMQPPublish: AsyncParsableCommand {
             exchange: "", routingKey: queue, body: [UInt8](repeating: UInt8(ascii: "x"), count: bodySize),
             properties: AMQPProperties(contentType: "application/octet-stream", persistent: true)
         )
-        let (seconds, failures) = try await withRunning(publisher, status: publisher.status, stop: publisher.shutdown) {
+        let (seconds, failures) = try await publisher.whileRunning {
             let start = ContinuousClock.now
             let failures = await Self.publishAll(publisher, message: message, count: count, batch: batch,
                                                  concurrency: concurrency, messageIDs: messageIDs)
@@ -135,7 +135,7 @@ struct AMQPConsume: AsyncParsableCommand {
                 exchange: "", routingKey: queue, body: [UInt8](repeating: UInt8(ascii: "x"), count: bodySize),
                 properties: AMQPProperties(contentType: "application/octet-stream", persistent: true)
             )
-            let failures = try await withRunning(publisher, status: publisher.status, stop: publisher.shutdown) {
+            let failures = try await publisher.whileRunning {
                 await AMQPPublish.publishAll(publisher, message: message, count: count, batch: 2_000, concurrency: 4)
             }
             guard failures.isEmpty else { throw BenchFailure("filling the queue failed: \(failures)") }

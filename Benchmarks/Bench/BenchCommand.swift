@@ -79,7 +79,7 @@ struct DeclareQueue: AsyncParsableCommand {
         let queue = broker.queue ?? BenchNames.fresh("bench")
         let publisher = AMQPPublisher(configuration: try broker.configuration("declare"),
                                       topology: BrokerOptions.quorumQueue(queue, expiresMs: broker.expiresMs), logger: BenchLog.logger)
-        try await withRunning(publisher, status: publisher.status, stop: publisher.shutdown) {}
+        try await publisher.whileRunning {}
         print(queue)
     }
 }
@@ -137,39 +137,3 @@ struct BenchFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
-
-/// Runs a kit service (publisher or consumer) for the duration of `body`: starts it, waits until its
-/// connection is up (topology declared), runs `body`, then stops it and waits for it to close.
-func withRunning<Result: Sendable>(
-    _ service: some Sendable & AnyObject & ServiceRunnable,
-    status: ConnectionStatus,
-    stop: @escaping @Sendable () -> Void,
-    connectTimeout: Duration = .seconds(15),
-    _ body: () async throws -> Result
-) async throws -> Result {
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await service.run() }
-        do {
-            let deadline = ContinuousClock.now + connectTimeout
-            while !status.isConnected {
-                if let error = status.fatalError { throw BenchFailure("cannot use the broker: \(error)") }
-                if ContinuousClock.now >= deadline {
-                    throw BenchFailure("could not connect to the broker: \(status.lastError.map { "\($0)" } ?? "timed out")")
-                }
-                try await Task.sleep(for: .milliseconds(2))
-            }
-            let result = try await body()
-            stop()
-            try await group.waitForAll()
-            return result
-        } catch {
-            stop()
-            throw error
-        }
-    }
-}
-
-/// The part of `Service` this file needs, so it does not have to import ServiceLifecycle.
-protocol ServiceRunnable { func run() async throws }
-extension AMQPPublisher: ServiceRunnable {}
-extension AMQPConsumer: ServiceRunnable {}

@@ -81,7 +81,7 @@ struct OutboxRelayBench: AsyncParsableCommand {
                 relayConfiguration.batchSize = batchSize
                 let relay = OutboxRelay(client: client, publisher: publisher, producer: producer,
                                         configuration: relayConfiguration, logger: logger)
-                let result = try await withRunning(publisher, status: publisher.status, stop: publisher.shutdown) {
+                let result = try await publisher.whileRunning {
                     let start = ContinuousClock.now
                     let phases = try await Self.drain(relay, parallel: parallel)
                     return ((ContinuousClock.now - start).seconds, phases)
