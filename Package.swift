@@ -18,23 +18,23 @@ let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummi
 let httpClient = Target.Dependency.product(name: "AsyncHTTPClient", package: "async-http-client")
 
 /// One executable per service: `Services/<folder>` builds on the shared service kit.
-func service(folder: String) -> Target {
+func service(folder: String, extra: [Target.Dependency]) -> Target {
     .executableTarget(
         name: folder + "Service",
         dependencies: ["FairwayServiceKit", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", "FairwayStorage",
-                       argumentParser, log, postgres, hummingbird, nioCore, lifecycle],
+                       argumentParser, log, postgres, hummingbird, nioCore, lifecycle] + extra,
         path: "Services/\(folder)",
         swiftSettings: swiftSettings
     )
 }
 
-let services: [(product: String, folder: String)] = [
-    ("fairway-ingest", "Ingest"),
-    ("fairway-converter", "Converter"),
-    ("fairway-metadata", "Metadata"),
-    ("fairway-qc", "QC"),
-    ("fairway-retention", "Retention"),
-    ("fairway-doi", "DOI"),
+let services: [(product: String, folder: String, extra: [Target.Dependency])] = [
+    ("fairway-ingest", "Ingest", []),
+    ("fairway-converter", "Converter", ["FairwayImaging", crypto]),
+    ("fairway-metadata", "Metadata", []),
+    ("fairway-qc", "QC", []),
+    ("fairway-retention", "Retention", []),
+    ("fairway-doi", "DOI", []),
 ]
 
 let package = Package(
@@ -59,7 +59,7 @@ let package = Package(
         // The watcher's HTTP client (and DataCite's, later).
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
-    targets: services.map { service(folder: $0.folder) } + [
+    targets: services.map { service(folder: $0.folder, extra: $0.extra) } + [
         // C interop: rabbitmq-c from the system (Debian librabbitmq-dev) plus a shim for macros and variadics.
         .systemLibrary(
             name: "CRabbitMQ",
@@ -68,8 +68,8 @@ let package = Package(
             providers: [.apt(["librabbitmq-dev"])]
         ),
         .target(name: "FairwayContracts", path: "Shared/Contracts", swiftSettings: swiftSettings),
-        // libtiff (Debian libtiff-dev), with a small C file for what Swift cannot call (variadics, va_list handlers).
-        .target(name: "CTIFF", path: "Shared/CTIFF", linkerSettings: [.linkedLibrary("tiff")]),
+        // libtiff (Debian libtiff-dev) and the tile codecs (libdeflate, libzstd), with a small C file for what Swift cannot call (variadics, va_list handlers).
+        .target(name: "CTIFF", path: "Shared/CTIFF", linkerSettings: [.linkedLibrary("tiff"), .linkedLibrary("deflate"), .linkedLibrary("zstd")]),
         // Images: TIFF reading through libtiff with every size checked before allocation.
         .target(name: "FairwayImaging", dependencies: ["CTIFF"], path: "Shared/Imaging", swiftSettings: swiftSettings),
         // Files in zones: path confinement, folder walks, streaming checksums, format detection.
@@ -114,11 +114,12 @@ let package = Package(
             name: "FairwayTestSupport",
             dependencies: ["FairwayServiceKit", "FairwayAMQP", "FairwayCatalog", "FairwayContracts", postgres, log, lifecycle, httpClient, nioCore],
             path: "Tests/Support",
-            exclude: ["pika_publish.py"],
+            exclude: ["pika_publish.py", "check_ome_tiff.py", "make_convert_cases.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ContractsTests", dependencies: ["FairwayContracts"], path: "Tests/ContractsTests", swiftSettings: swiftSettings),
         .testTarget(name: "ImagingTests", dependencies: ["FairwayImaging", "FairwayTestSupport", crypto], path: "Tests/ImagingTests", swiftSettings: swiftSettings),
+        .testTarget(name: "ConverterTests", dependencies: ["FairwayTestSupport", "FairwayImaging"], path: "Tests/ConverterTests", swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["FairwayStorage", "FairwayContracts", crypto], path: "Tests/StorageTests", swiftSettings: swiftSettings),
         .testTarget(name: "IngestTests", dependencies: ["FairwayTestSupport", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", "FairwayStorage", postgres, httpClient, nioCore, crypto], path: "Tests/IngestTests", swiftSettings: swiftSettings),
         .testTarget(name: "AMQPTests", dependencies: ["FairwayAMQP", "FairwayTestSupport", "FairwayContracts", "FairwayCatalog", "FairwayServiceKit"], path: "Tests/AMQPTests", swiftSettings: swiftSettings),

@@ -9,7 +9,7 @@ struct ConverterCommand: AsyncParsableCommand {
         commandName: "fairway-converter",
         abstract: "Converts TIFF-family images to tiled, pyramidal OME-TIFF registered as derived objects.",
         discussion: FairwayConfiguration.helpText,
-        subcommands: [Serve.self],
+        subcommands: [Serve.self, ConvertCommand.self],
         defaultSubcommand: Serve.self
     )
 

@@ -9,7 +9,10 @@ public struct TIFFError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// Bounds checked before anything is allocated: a header may claim any size.
 public struct TIFFLimits: Sendable {
-    /// Largest decoded plane accepted (the "pixel budget"), in bytes.
+    /// The pixel budget: largest decoded directory accepted at all, in bytes. Streaming readers (the
+    /// converter, QC) never hold a whole directory, so this may exceed memory.
+    public var maxImageBytes: Int64 = 1 << 40
+    /// Largest directory `readDirectory` decodes into memory at once, in bytes.
     public var maxPlaneBytes: Int64 = 1 << 30
     /// Largest single allocation libtiff may make for one file (strip/tile buffers, tag arrays).
     public var maxSingleAllocation: Int64 = 256 << 20
@@ -40,8 +43,21 @@ public struct TIFFDirectory: Sendable, Equatable {
     /// NewSubfileType bit 0: a reduced-resolution image.
     public let isReducedResolution: Bool
     public let subIFDCount: Int
+    /// PhotometricInterpretation (1 = min-is-black, 2 = RGB, 6 = YCbCr decoded to RGB, …).
+    public let photometric: Int
+    /// Pixels per resolution unit (XResolution/YResolution) and the unit (2 inch, 3 centimetre).
+    public let xResolution: Double?
+    public let yResolution: Double?
+    public let resolutionUnit: Int
+    /// DateTime ("YYYY:MM:DD HH:MM:SS"), Make, Model and Software tags when present.
+    public let dateTime: String?
+    public let make: String?
+    public let model: String?
+    public let software: String?
 
     public var bytesPerSample: Int { bitsPerSample / 8 }
+    /// Bytes of one decoded row of one stored sample plane (all samples when chunky).
+    public var rowBytes: Int { width * bytesPerSample * (planar ? 1 : samplesPerPixel) }
     /// Bytes of the whole decoded directory (all samples).
     public var decodedBytes: Int64 { Int64(width) * Int64(height) * Int64(samplesPerPixel) * Int64(bytesPerSample) }
 }
@@ -51,7 +67,7 @@ public struct TIFFDirectory: Sendable, Equatable {
 public final class TIFFReader {
     public let path: String
     public let limits: TIFFLimits
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
     private let errors: UnsafeMutablePointer<fw_tiff_errors>
 
     public init(path: String, limits: TIFFLimits = TIFFLimits()) throws(TIFFError) {
@@ -61,7 +77,7 @@ public final class TIFFReader {
         errors.initialize(to: fw_tiff_errors())
         // "m": read with read(2), not mmap: a file truncated under us gives an error, not SIGBUS.
         guard let handle = fw_tiff_open(path, "rm", errors, limits.maxSingleAllocation) else {
-            let reason = Self.message(errors) ?? "cannot open"
+            let reason = Self.message(errors, path: path) ?? "cannot open"
             errors.deallocate()
             throw TIFFError("\(path): \(reason)")
         }
@@ -87,7 +103,7 @@ public final class TIFFReader {
         if let warning = firstWarning, warning.lowercased().contains("loop") {
             throw TIFFError("\(path): the directory chain loops after directory \(result.count - 1): \(warning)")
         }
-        if errors.pointee.count > 0, let message = Self.message(errors) {
+        if errors.pointee.count > 0, let message = message() {
             // A directory after the last good one was unreadable (truncated file, bad offset, loop).
             throw TIFFError("\(path): directory \(result.count): \(message)")
         }
@@ -96,8 +112,10 @@ public final class TIFFReader {
 
     /// The whole decoded directory `index` (samples as stored: chunky or planar), within the budget.
     public func readDirectory(_ index: Int) throws(TIFFError) -> [UInt8] {
-        guard TIFFSetDirectory(handle, UInt32(index)) == 1 else { throw failure("no directory \(index)") }
-        let directory = try current(index: index)
+        let directory = try select(index)
+        guard directory.decodedBytes <= limits.maxPlaneBytes else {
+            throw TIFFError("\(path): directory \(index) decodes to \(directory.decodedBytes) bytes, over the \(limits.maxPlaneBytes) read at once")
+        }
         var bytes = [UInt8](repeating: 0, count: Int(directory.decodedBytes))
         let outcome = bytes.withUnsafeMutableBytes { (plane: UnsafeMutableRawBufferPointer) -> Result<Void, TIFFError> in
             do throws(TIFFError) {
@@ -148,6 +166,21 @@ public final class TIFFReader {
         }
     }
 
+    /// Makes directory `index` current (libtiff reads one at a time) and returns its checked layout.
+    func select(_ index: Int) throws(TIFFError) -> TIFFDirectory {
+        guard index >= 0, index <= Int(UInt32.max), TIFFSetDirectory(handle, UInt32(index)) == 1 else { throw failure("no directory \(index)") }
+        let directory = try current(index: index)
+        // JPEG-in-TIFF stored as YCbCr: have libtiff convert to RGB while decoding.
+        if directory.compression == Int(COMPRESSION_JPEG), directory.photometric == Int(PHOTOMETRIC_YCBCR) {
+            _ = fw_tiff_set_int(handle, UInt32(TIFFTAG_JPEGCOLORMODE), JPEGCOLORMODE_RGB)
+        }
+        return directory
+    }
+
+    func failure(_ what: String) -> TIFFError {
+        TIFFError("\(path): \(what)" + (message().map { ": \($0)" } ?? ""))
+    }
+
     /// Reads and checks the fields of the current directory.
     private func current(index: Int) throws(TIFFError) -> TIFFDirectory {
         func u16(_ tag: Int32, default value: UInt16? = nil) -> UInt16? {
@@ -159,6 +192,7 @@ public final class TIFFReader {
             return fw_tiff_get_u32(handle, UInt32(tag), &result) == 1 ? result : nil
         }
         let at = "\(path): directory \(index)"
+        if errors.pointee.count > 0 { throw failure("directory \(index) is damaged") }
         guard let width = u32(TIFFTAG_IMAGEWIDTH), let height = u32(TIFFTAG_IMAGELENGTH), width > 0, height > 0 else {
             throw TIFFError("\(at): width and height must be positive")
         }
@@ -199,24 +233,34 @@ public final class TIFFReader {
             }
             layout = .strips(rowsPerStrip: rowsPerStrip)
         }
-        var text: UnsafePointer<CChar>?
-        let description = fw_tiff_get_string(handle, UInt32(TIFFTAG_IMAGEDESCRIPTION), &text) == 1 ? text.map { String(cString: $0) } : nil
+        func string(_ tag: Int32) -> String? {
+            var text: UnsafePointer<CChar>?
+            guard fw_tiff_get_string(handle, UInt32(tag), &text) == 1, let text else { return nil }
+            return String(decoding: UnsafeRawBufferPointer(start: text, count: strlen(text)), as: UTF8.self)
+        }
+        func rational(_ tag: Int32) -> Double? {
+            var value: Float = 0
+            guard fw_tiff_get_float(handle, UInt32(tag), &value) == 1, value.isFinite, value > 0 else { return nil }
+            return Double(value)
+        }
+        let description = string(TIFFTAG_IMAGEDESCRIPTION)
         var subIFDCount: UInt16 = 0
         var subIFDs: UnsafePointer<UInt64>?
         _ = fw_tiff_get_u64_array(handle, UInt32(TIFFTAG_SUBIFD), &subIFDCount, &subIFDs)
         let directory = TIFFDirectory(
             index: index, width: Int(width), height: Int(height), samplesPerPixel: samples, bitsPerSample: bits,
             sampleFormat: format, planar: planar, compression: compression, layout: layout, description: description,
-            isReducedResolution: (u32(TIFFTAG_SUBFILETYPE) ?? 0) & 1 == 1, subIFDCount: Int(subIFDCount)
+            isReducedResolution: (u32(TIFFTAG_SUBFILETYPE) ?? 0) & 1 == 1, subIFDCount: Int(subIFDCount),
+            photometric: Int(u16(TIFFTAG_PHOTOMETRIC, default: UInt16(PHOTOMETRIC_MINISBLACK)) ?? 1),
+            xResolution: rational(TIFFTAG_XRESOLUTION), yResolution: rational(TIFFTAG_YRESOLUTION),
+            resolutionUnit: Int(u16(TIFFTAG_RESOLUTIONUNIT, default: UInt16(RESUNIT_INCH)) ?? 2),
+            dateTime: string(TIFFTAG_DATETIME), make: string(TIFFTAG_MAKE), model: string(TIFFTAG_MODEL),
+            software: string(TIFFTAG_SOFTWARE)
         )
-        guard directory.decodedBytes <= limits.maxPlaneBytes else {
-            throw TIFFError("\(at): \(width) x \(height) x \(samples) x \(bits) bits decodes to \(directory.decodedBytes) bytes, over the budget of \(limits.maxPlaneBytes)")
+        guard directory.decodedBytes <= limits.maxImageBytes else {
+            throw TIFFError("\(at): \(width) x \(height) x \(samples) x \(bits) bits decodes to \(directory.decodedBytes) bytes, over the pixel budget of \(limits.maxImageBytes)")
         }
         return directory
-    }
-
-    private func failure(_ what: String) -> TIFFError {
-        TIFFError("\(path): \(what)" + (Self.message(errors).map { ": \($0)" } ?? ""))
     }
 
     /// The first warning libtiff gave on this file, if any (a converter logs it).
@@ -225,10 +269,12 @@ public final class TIFFReader {
         return withUnsafeBytes(of: errors.pointee.first_warning) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
     }
 
-    private static func message(_ errors: UnsafeMutablePointer<fw_tiff_errors>) -> String? {
+    private func message() -> String? { Self.message(errors, path: path) }
+
+    /// libtiff's first error, without the file name it prefixes to some (ours already says which file).
+    private static func message(_ errors: UnsafeMutablePointer<fw_tiff_errors>, path: String) -> String? {
         guard errors.pointee.count > 0 else { return nil }
-        return withUnsafeBytes(of: errors.pointee.first) { raw in
-            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        }
+        let text = withUnsafeBytes(of: errors.pointee.first) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
+        return text.hasPrefix(path + ": ") ? String(text.dropFirst(path.count + 2)) : text
     }
 }

@@ -24,6 +24,8 @@ int fw_tiff_get_u32(TIFF *tiff, uint32_t tag, uint32_t *value);
 int fw_tiff_get_u64(TIFF *tiff, uint32_t tag, uint64_t *value);
 int fw_tiff_get_float(TIFF *tiff, uint32_t tag, float *value);
 int fw_tiff_get_string(TIFF *tiff, uint32_t tag, const char **value);
+/// Only for pseudo-tags that take an int (e.g. TIFFTAG_JPEGCOLORMODE).
+int fw_tiff_set_int(TIFF *tiff, uint32_t tag, int value);
 /// Tags whose value is a count and an array (e.g. SubIFDs): the pointer is libtiff's own.
 int fw_tiff_get_u64_array(TIFF *tiff, uint32_t tag, uint16_t *count, const uint64_t **values);
 
