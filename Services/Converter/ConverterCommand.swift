@@ -22,9 +22,16 @@ struct ConverterCommand: AsyncParsableCommand {
         @OptionGroup var options: ServeOptions
 
         func run() async throws {
-            // Not built yet (see its issue): the service connects, declares its queue and idles, so
-            // messages wait in fairway.converter for the release that handles them.
-            try await ServiceRuntime(service: .converter, configuration: options.configuration()).run()
+            let configuration = try options.configuration()
+            let settings = try ConverterSettings(configuration)
+            try await ServiceRuntime(service: .converter, configuration: configuration) { context in
+                let conversions = Conversions(client: context.postgres, settings: settings, logger: context.logger)
+                // object.registered → OME-TIFF of record (converted into the derived resource, kept in
+                // place, or the object marked unsupported/failed with its reason) → object.converted
+                var messages = MessageRoutes()
+                messages.on(ObjectRegistered.self, prepare: conversions.prepare, apply: conversions.record)
+                return ServiceParts(messages: messages)
+            }.run()
         }
     }
 }

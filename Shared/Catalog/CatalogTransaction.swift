@@ -66,6 +66,13 @@ public struct Catalog: Sendable {
         }
     }
 
+    /// Whether this service already consumed message `messageID` (its effect is committed).
+    public func hasConsumed(messageID: UUID) async throws -> Bool {
+        let rows = try await client.query("SELECT 1 FROM inbox WHERE consumer = \(service) AND message_id = \(messageID)", logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
     /// The effect of consuming message `messageID`, at most once: the inbox row, the change and the
     /// outgoing messages share one transaction. A redelivery returns `.duplicate` with no effect.
     public func consumeOnce<Value: Sendable>(

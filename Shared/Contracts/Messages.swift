@@ -66,7 +66,8 @@ public struct ObjectRegistered: FairwayMessage {
     }
 }
 
-/// A derived OME-TIFF was written and registered with provenance to its source object.
+/// The image of record of an object is an OME-TIFF: a derived one was written and registered with
+/// provenance to its source, or (`inPlace`) the source already was one and `objectID` is the source.
 public struct ObjectConverted: FairwayMessage {
     public static let routingKey = RoutingKey.objectConverted
     public var sourceObjectID: UUID
@@ -76,11 +77,16 @@ public struct ObjectConverted: FairwayMessage {
     public var size: Int64
     public var checksum: String
     public var format: String
+    /// True when no file was written because the source is already OME-TIFF.
+    public var inPlace: Bool?
+    /// Resolution levels of the derived image, full resolution included.
+    public var levels: Int?
 
     public init(sourceObjectID: UUID, objectID: UUID, resource: String, physicalPath: String, size: Int64,
-                checksum: String, format: String) {
+                checksum: String, format: String, inPlace: Bool? = nil, levels: Int? = nil) {
         self.sourceObjectID = sourceObjectID; self.objectID = objectID; self.resource = resource
         self.physicalPath = physicalPath; self.size = size; self.checksum = checksum; self.format = format
+        self.inPlace = inPlace; self.levels = levels
     }
 }
 

@@ -16,6 +16,14 @@ public struct FairwayConfiguration: Sendable {
         ("FAIRWAY_PREFETCH", "unacknowledged deliveries per consumer (default 16)"),
         ("FAIRWAY_DELIVERY_LIMIT", "delivery attempts before a message is dead-lettered (default 5)"),
         ("FAIRWAY_QUIET_PERIOD", "ingest: how long a file's size and mtime must stay unchanged before it is registered, e.g. 10s, 500ms, 2m, 0 (default 10s)"),
+        ("FAIRWAY_DERIVED_RESOURCE", "converter: name of the resource derived OME-TIFFs are written to (default: the one resource with role derived)"),
+        ("FAIRWAY_CONVERTER_COMPRESSION", "converter: tile compression none, lzw, deflate or zstd, optionally with a level, e.g. zstd:5 (default deflate, level 6, with the predictor)"),
+        ("FAIRWAY_CONVERTER_TILE", "converter: tile size in pixels, a multiple of 16 (default 512)"),
+        ("FAIRWAY_CONVERTER_PARALLEL", "converter: conversions run at once, each on every core (default 1)"),
+        ("FAIRWAY_PIXEL_BUDGET", "converter: largest decoded image accepted, in bytes; bigger ones are refused before reading (default 1099511627776, 1 TiB)"),
+        ("FAIRWAY_EXTERNAL_CONVERTER", "converter: optional command for formats libtiff cannot read, run without a shell, {input} and {output} replaced, e.g. 'bfconvert -noflat -pyramid-resolutions 4 -tilex 512 -tiley 512 {input} {output}'"),
+        ("FAIRWAY_EXTERNAL_CONVERTER_FORMATS", "converter: formats handed to that command (default czi,lif,nd2,vsi,ims,oib,oir,dv)"),
+        ("FAIRWAY_EXTERNAL_CONVERTER_TIMEOUT", "converter: time after which that command is killed, e.g. 30m (default 1h)"),
         ("FAIRWAY_CONFIG_FILE", "optional file of KEY=VALUE lines for any of these; the environment wins"),
     ]
 
@@ -29,11 +37,14 @@ public struct FairwayConfiguration: Sendable {
     public var prefetch: UInt16
     public var deliveryLimit: Int
     public var quietPeriod: Duration
+    /// Every FAIRWAY_ value as given (a service reads its own settings from here).
+    public var values: [String: String]
 
     public enum LogFormat: String, Sendable { case text, json }
 
     public struct Invalid: Error, CustomStringConvertible {
         public let description: String
+        public init(description: String) { self.description = description }
     }
 
     /// Reads the process environment (and the config file it names).
@@ -55,6 +66,7 @@ public struct FairwayConfiguration: Sendable {
             }
             return value
         }
+        self.values = values
         databaseURL = nonEmpty("FAIRWAY_DATABASE_URL")
         amqpURL = nonEmpty("FAIRWAY_AMQP_URL")
         httpHost = nonEmpty("FAIRWAY_HTTP_HOST") ?? "127.0.0.1"

@@ -16,7 +16,13 @@ public struct PermanentFailure: Error, CustomStringConvertible {
 /// The messages a service consumes, by routing key, and what it does with each inside the catalog
 /// transaction that also records the message in the inbox.
 public struct MessageRoutes: Sendable {
-    typealias Route = @Sendable (AMQPDelivery, UUID, CatalogTransaction) async throws -> Void
+    typealias Apply = @Sendable (AMQPDelivery, UUID, (any Sendable)?, CatalogTransaction) async throws -> Void
+    typealias Prepare = @Sendable (AMQPDelivery, UUID) async throws -> any Sendable
+    struct Route: Sendable {
+        /// Slow work done before the transaction (a conversion), skipped for messages already consumed.
+        var prepare: Prepare?
+        var apply: Apply
+    }
     var routes: [String: Route] = [:]
     /// Keys whose producers may be outside Fairway and may omit `message_id`.
     var external: Set<String> = []
@@ -29,15 +35,36 @@ public struct MessageRoutes: Sendable {
         _ type: Payload.Type, _ handle: @escaping @Sendable (Envelope<Payload>, CatalogTransaction) async throws -> Void
     ) {
         if Payload.acceptsExternalProducers { external.insert(Payload.routingKey.rawValue) }
-        routes[Payload.routingKey.rawValue] = { delivery, messageID, transaction in
-            let payload = try MessageCodec.decode(Payload.self, from: delivery.body, amqpType: delivery.properties.type ?? delivery.routingKey)
-            let envelope = Envelope(
-                messageID: messageID, correlationID: delivery.properties.correlationID,
-                traceparent: delivery.properties.headers["traceparent"]?.stringValue,
-                occurredAt: delivery.properties.timestamp ?? Date(), payload: payload
-            )
-            try await handle(envelope, transaction)
+        routes[Payload.routingKey.rawValue] = Route(prepare: nil) { delivery, messageID, _, transaction in
+            try await handle(try Self.envelope(Payload.self, delivery, messageID), transaction)
         }
+    }
+
+    /// A message whose effect needs slow work first (minutes of conversion): `prepare` runs outside
+    /// any transaction and must be repeatable (a redelivery after a crash runs it again); `apply`
+    /// records its result inside the inbox transaction. A message already consumed skips both.
+    public mutating func on<Payload: FairwayMessage, Prepared: Sendable>(
+        _ type: Payload.Type,
+        prepare: @escaping @Sendable (Envelope<Payload>) async throws -> Prepared,
+        apply: @escaping @Sendable (Envelope<Payload>, Prepared, CatalogTransaction) async throws -> Void
+    ) {
+        if Payload.acceptsExternalProducers { external.insert(Payload.routingKey.rawValue) }
+        routes[Payload.routingKey.rawValue] = Route(
+            prepare: { delivery, messageID in try await prepare(try Self.envelope(Payload.self, delivery, messageID)) },
+            apply: { delivery, messageID, prepared, transaction in
+                guard let prepared = prepared as? Prepared else { throw PermanentFailure("internal: prepared value of the wrong type") }
+                try await apply(try Self.envelope(Payload.self, delivery, messageID), prepared, transaction)
+            }
+        )
+    }
+
+    private static func envelope<Payload: FairwayMessage>(_: Payload.Type, _ delivery: AMQPDelivery, _ messageID: UUID) throws -> Envelope<Payload> {
+        let payload = try MessageCodec.decode(Payload.self, from: delivery.body, amqpType: delivery.properties.type ?? delivery.routingKey)
+        return Envelope(
+            messageID: messageID, correlationID: delivery.properties.correlationID,
+            traceparent: delivery.properties.headers["traceparent"]?.stringValue,
+            occurredAt: delivery.properties.timestamp ?? Date(), payload: payload
+        )
     }
 }
 
@@ -99,8 +126,17 @@ public final class MessageWorker: Service, Sendable {
             guard let route = routes.routes[key] else {
                 throw PermanentFailure("no handler for message type '\(key.prefix(64))' in \(catalog.service)")
             }
-            let outcome = try await catalog.consumeOnce(messageID: messageID, routingKey: key) { transaction in
-                try await route(delivery, messageID, transaction)
+            var prepared: (any Sendable)?
+            if let prepare = route.prepare {
+                if try await catalog.hasConsumed(messageID: messageID) {
+                    logger.debug("duplicate delivery ignored", metadata: ["message_id": "\(messageID)"])
+                    delivery.ack()
+                    return
+                }
+                prepared = try await prepare(delivery, messageID)
+            }
+            let outcome = try await catalog.consumeOnce(messageID: messageID, routingKey: key) { [prepared] transaction in
+                try await route.apply(delivery, messageID, prepared, transaction)
             }
             if case .duplicate = outcome {
                 logger.debug("duplicate delivery ignored", metadata: ["message_id": "\(messageID)"])

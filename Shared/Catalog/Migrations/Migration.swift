@@ -20,6 +20,7 @@ public enum Migrations {
     public static let all: [Migration] = [
         InitialSchema.migration,
         IngestSchema.migration,
+        ConverterSchema.migration,
     ]
 
     /// Identifies the whole list: tests name their template database after it.

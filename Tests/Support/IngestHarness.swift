@@ -1,38 +1,42 @@
-import AsyncHTTPClient
-import FairwayAMQP
-import FairwayContracts
-import FairwayTestSupport
-import Foundation
+public import AsyncHTTPClient
+public import FairwayAMQP
+public import FairwayContracts
+public import Foundation
 import NIOCore
 import PostgresNIO
 
 /// One ingest under test: its own database (as the fairway_ingest role), its own broker namespace,
 /// a landing zone in a temporary folder with a watcher token, the real `fairway-ingest` executable
-/// on a free port, and a queue that collects every `object.registered` it emits.
-final class IngestHarness: @unchecked Sendable {
-    let database: TestDatabase
-    let broker: TestBroker
-    let landing: URL
-    let zone: String
-    let port: Int
-    let quietPeriod: String
-    private(set) var token = ""
-    private(set) var service: ChildProcess?
-    let observer: AMQPConsumer
+/// on a free port, and a queue that collects every `object.registered` and `object.converted`.
+/// The converter can run beside it (`startConverter`), writing into a `derived` resource.
+public final class IngestHarness: @unchecked Sendable {
+    public let database: TestDatabase
+    public let broker: TestBroker
+    public let landing: URL
+    public let derived: URL
+    public private(set) var converter: ChildProcess?
+    public let zone: String
+    public let port: Int
+    public let quietPeriod: String
+    public private(set) var token = ""
+    public private(set) var service: ChildProcess?
+    public let observer: AMQPConsumer
     private var observerTask: Task<Void, any Error>?
     private let collected = Collected()
 
-    static let http = HTTPClient(eventLoopGroupProvider: .singleton)
+    public static let http = HTTPClient(eventLoopGroupProvider: .singleton)
 
-    init(quietPeriod: String = "0", zone: String = "scope-1") async throws {
+    public init(quietPeriod: String = "0", zone: String = "scope-1") async throws {
         database = try await TestDatabase.create()
         broker = try TestBroker()
         landing = FileManager.default.temporaryDirectory.appendingPathComponent("fairway-landing-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: landing, withIntermediateDirectories: true)
+        derived = FileManager.default.temporaryDirectory.appendingPathComponent("fairway-derived-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: derived, withIntermediateDirectories: true)
         self.zone = zone
         port = freePort()
         self.quietPeriod = quietPeriod
-        observer = broker.consumer(service: "observer", keys: [RoutingKey.objectRegistered.rawValue])
+        observer = broker.consumer(service: "observer", keys: [RoutingKey.objectRegistered.rawValue, RoutingKey.objectConverted.rawValue])
         let observer = observer, collected = collected
         observerTask = Task {
             try await withRunningServices([observer]) {
@@ -46,11 +50,12 @@ final class IngestHarness: @unchecked Sendable {
             throw TestSetupError("observer queue did not connect")
         }
         try await cli("zone", "add", zone, "--path", landing.path)
+        try await cli("zone", "add", "derived", "--path", derived.path, "--role", "derived")
         token = try await createToken(zone: zone)
     }
 
     /// Runs `body` with a fresh harness and always tears it down, also when the body throws.
-    static func with(quietPeriod: String = "0", started: Bool = true, _ body: (IngestHarness) async throws -> Void) async throws {
+    public static func with(quietPeriod: String = "0", started: Bool = true, _ body: (IngestHarness) async throws -> Void) async throws {
         let harness = try await IngestHarness(quietPeriod: quietPeriod)
         do {
             if started { try await harness.start() }
@@ -63,7 +68,7 @@ final class IngestHarness: @unchecked Sendable {
     }
 
     /// A new watcher token for `zone` (the only line `token create` prints on stdout).
-    func createToken(zone: String) async throws -> String {
+    public func createToken(zone: String) async throws -> String {
         let output = try await cli("token", "create", "--zone", zone, "--label", "test-watcher")
         guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("fwt_") }) else {
             throw TestSetupError("token create printed no token: \(output)")
@@ -73,14 +78,14 @@ final class IngestHarness: @unchecked Sendable {
 
     /// `fairway ARGS…` against the test database, as the schema owner; returns stdout+stderr, throws on failure.
     @discardableResult
-    func cli(_ arguments: String..., environment: [String: String] = [:]) async throws -> String {
+    public func cli(_ arguments: String..., environment: [String: String] = [:]) async throws -> String {
         let result = try await cliResult(arguments, environment: environment)
         guard result.status == 0 else { throw TestSetupError("fairway \(arguments.joined(separator: " ")) exited \(result.status): \(result.output)") }
         // Only the last line for `token create` (stdout); logs go to stderr but share the file.
         return result.output
     }
 
-    func cliResult(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+    public func cliResult(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
         try await TestEnvironment.run(try TestEnvironment.executable("fairway"), arguments, environment: [
             "FAIRWAY_DATABASE_URL": database.url,
             "FAIRWAY_AMQP_URL": try TestEnvironment.amqpURL,
@@ -89,7 +94,7 @@ final class IngestHarness: @unchecked Sendable {
         ].merging(environment) { $1 })
     }
 
-    var serviceEnvironment: [String: String] {
+    public var serviceEnvironment: [String: String] {
         get throws {
             var url = URLComponents(string: try TestEnvironment.require("FAIRWAY_INGEST_DATABASE_URL"))!
             url.path = "/\(database.name)"
@@ -106,7 +111,7 @@ final class IngestHarness: @unchecked Sendable {
     }
 
     /// Starts fairway-ingest and waits until it is ready.
-    func start() async throws {
+    public func start() async throws {
         let service = try ChildProcess(try TestEnvironment.executable("fairway-ingest"), ["serve"], environment: try serviceEnvironment)
         self.service = service
         let ready = try await eventually(timeout: .seconds(30), every: .milliseconds(100)) {
@@ -115,55 +120,85 @@ final class IngestHarness: @unchecked Sendable {
         guard ready else { throw TestSetupError("fairway-ingest did not become ready: \(service.output.suffix(3000))") }
     }
 
-    func kill() async {
+    public func kill() async {
         guard let service else { return }
         Glibc.kill(service.pid, SIGKILL)
         _ = await service.status()
     }
 
-    func stop() async -> Int32? {
+    public func stop() async -> Int32? {
         guard let service else { return nil }
         service.terminate()
         return await service.status()
     }
 
-    var serviceLog: String { service?.output ?? "" }
+    public var serviceLog: String { service?.output ?? "" }
 
-    func tearDown() async {
+    /// Starts fairway-converter (as the fairway_converter role) and waits until it is ready.
+    public func startConverter(_ environment: [String: String] = [:]) async throws {
+        var url = URLComponents(string: try TestEnvironment.require("FAIRWAY_CONVERTER_DATABASE_URL"))!
+        url.path = "/\(database.name)"
+        let port = freePort()
+        let converter = try ChildProcess(try TestEnvironment.executable("fairway-converter"), ["serve"], environment: [
+            "FAIRWAY_DATABASE_URL": url.string!,
+            "FAIRWAY_AMQP_URL": try TestEnvironment.amqpURL,
+            "FAIRWAY_BROKER_NAMESPACE": broker.names.namespace,
+            "FAIRWAY_HTTP_PORT": "\(port)",
+            "FAIRWAY_LOG_FORMAT": "json",
+        ].merging(environment) { $1 })
+        self.converter = converter
+        let ready = try await eventually(timeout: .seconds(30), every: .milliseconds(100)) {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/readyz")
+            request.method = .GET
+            return (try? await Self.http.execute(request, timeout: .seconds(5)).status.code) == 200
+        }
+        guard ready else { throw TestSetupError("fairway-converter did not become ready: \(converter.output.suffix(3000))") }
+    }
+
+    public func convertedMessages() async -> [(messageID: String?, payload: ObjectConverted)] { await collected.converted }
+
+    public func waitForConverted(_ count: Int, timeout: Duration = .seconds(60)) async throws -> [(messageID: String?, payload: ObjectConverted)] {
+        _ = try await eventually(timeout: timeout) { await self.collected.converted.count >= count }
+        return await collected.converted
+    }
+
+    public func tearDown() async {
+        if let converter { converter.terminate(); _ = await converter.status() }
         if let service { service.terminate(); _ = await service.status() }
         observer.shutdown()
         _ = try? await observerTask?.value
-        await broker.cleanUp(services: ["ingest", "observer"])
+        await broker.cleanUp(services: ["ingest", "converter", "observer"])
         await database.drop()
         try? FileManager.default.removeItem(at: landing)
+        try? FileManager.default.removeItem(at: derived)
     }
 
     // MARK: - Files
 
     @discardableResult
-    func write(_ relative: String, _ bytes: [UInt8]) throws -> URL {
+    public func write(_ relative: String, _ bytes: [UInt8]) throws -> URL {
         let url = landing.appendingPathComponent(relative)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data(bytes).write(to: url)
         return url
     }
 
-    static func randomBytes(_ count: Int) -> [UInt8] {
+    public static func randomBytes(_ count: Int) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
         return (0 ..< count).map { _ in UInt8.random(in: 0 ... 255, using: &generator) }
     }
 
     // MARK: - HTTP
 
-    struct Answer {
-        let status: Int
-        let body: [String: Any]
-        let text: String
+    public struct Answer {
+        public let status: Int
+        public let body: [String: Any]
+        public let text: String
     }
 
-    enum Method { case GET, POST }
+    public enum Method { case GET, POST }
 
-    func request(_ method: Method, _ path: String, body: [UInt8]? = nil, token: String? = "", headers: [(String, String)] = []) async throws -> Answer {
+    public func request(_ method: Method, _ path: String, body: [UInt8]? = nil, token: String? = "", headers: [(String, String)] = []) async throws -> Answer {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
         request.method = method == .GET ? .GET : .POST
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token.isEmpty ? self.token : token)") }
@@ -179,12 +214,12 @@ final class IngestHarness: @unchecked Sendable {
         return Answer(status: Int(response.status.code), body: json, text: text)
     }
 
-    func post(_ fields: [String: Any], token: String? = "") async throws -> Answer {
+    public func post(_ fields: [String: Any], token: String? = "") async throws -> Answer {
         try await request(.POST, "/v1/acquisitions", body: Array(try JSONSerialization.data(withJSONObject: fields)), token: token)
     }
 
     /// Waits until the acquisition leaves `pending`; returns its view.
-    func settled(_ id: String, timeout: Duration = .seconds(30)) async throws -> [String: Any] {
+    public func settled(_ id: String, timeout: Duration = .seconds(30)) async throws -> [String: Any] {
         let deadline = ContinuousClock.now + timeout
         while true {
             let last = try await request(.GET, "/v1/acquisitions/\(id)").body
@@ -196,16 +231,16 @@ final class IngestHarness: @unchecked Sendable {
 
     // MARK: - Catalog and messages
 
-    func count(_ sql: String) async throws -> Int {
+    public func count(_ sql: String) async throws -> Int {
         try await database.withClient { client in
             for try await n in try await client.query(PostgresQuery(unsafeSQL: sql)).decode(Int.self) { return n }
             return -1
         }
     }
 
-    func registeredMessages() async -> [(messageID: String?, payload: ObjectRegistered)] { await collected.messages }
+    public func registeredMessages() async -> [(messageID: String?, payload: ObjectRegistered)] { await collected.messages }
 
-    func waitForMessages(_ count: Int, timeout: Duration = .seconds(30)) async throws -> [(messageID: String?, payload: ObjectRegistered)] {
+    public func waitForMessages(_ count: Int, timeout: Duration = .seconds(30)) async throws -> [(messageID: String?, payload: ObjectRegistered)] {
         _ = try await eventually(timeout: timeout) { await self.collected.messages.count >= count }
         return await collected.messages
     }
@@ -213,15 +248,20 @@ final class IngestHarness: @unchecked Sendable {
 
 private actor Collected {
     var messages: [(messageID: String?, payload: ObjectRegistered)] = []
+    var converted: [(messageID: String?, payload: ObjectConverted)] = []
     func add(_ delivery: AMQPDelivery) {
-        if let payload = try? MessageCodec.decode(ObjectRegistered.self, from: delivery.body, amqpType: delivery.properties.type) {
+        if delivery.properties.type == RoutingKey.objectConverted.rawValue {
+            if let payload = try? MessageCodec.decode(ObjectConverted.self, from: delivery.body, amqpType: delivery.properties.type) {
+                converted.append((delivery.properties.messageID, payload))
+            }
+        } else if let payload = try? MessageCodec.decode(ObjectRegistered.self, from: delivery.body, amqpType: delivery.properties.type) {
             messages.append((delivery.properties.messageID, payload))
         }
     }
 }
 
 /// SHA-256 in the iRODS form computed by Python's hashlib: an implementation independent of ours.
-func independentChecksum(_ url: URL) async throws -> String {
+public func independentChecksum(_ url: URL) async throws -> String {
     let python = ProcessInfo.processInfo.environment["FAIRWAY_PYTHON"] ?? "/usr/bin/python3"
     let result = try await TestEnvironment.run(URL(fileURLWithPath: python), ["-c", """
         import base64, hashlib, sys
