@@ -71,7 +71,9 @@ let package = Package(
         // libtiff (Debian libtiff-dev) and the tile codecs (libdeflate, libzstd), with a small C file for what Swift cannot call (variadics, va_list handlers).
         .target(name: "CTIFF", path: "Shared/CTIFF", linkerSettings: [.linkedLibrary("tiff"), .linkedLibrary("deflate"), .linkedLibrary("zstd")]),
         // Images: TIFF reading through libtiff with every size checked before allocation.
-        .target(name: "FairwayImaging", dependencies: ["CTIFF"], path: "Shared/Imaging", swiftSettings: swiftSettings),
+        // Pixel loops are optimized in debug builds too: tests then run the code production runs, at its speed.
+        .target(name: "FairwayImaging", dependencies: ["CTIFF"], path: "Shared/Imaging",
+                swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // Files in zones: path confinement, folder walks, streaming checksums, format detection.
         .target(name: "FairwayStorage", dependencies: [crypto], path: "Shared/Storage", swiftSettings: swiftSettings),
         .target(

@@ -111,12 +111,20 @@ extension ConversionReport {
             + "\(levels.count) levels, \(outputBytes) bytes in \(String(format: "%.2f", seconds)) s (\(String(format: "%.0f", rate)) MB/s of pixels)"
     }
 
+    /// VmHWM of this process: the most memory it held at once (what the 512 MB bound is about).
+    static var peakResidentBytes: Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+    }
+
     var json: String {
         let object: [String: Any] = [
             "output": output, "outputBytes": outputBytes, "seconds": seconds, "kind": source.kind.rawValue,
             "sizeX": source.sizeX, "sizeY": source.sizeY, "sizeZ": source.sizeZ, "sizeC": source.sizeC, "sizeT": source.sizeT,
             "pixelType": source.pixelType.rawValue, "pixelBytes": source.totalBytes,
             "levels": levels.map { [$0.width, $0.height] },
+            "peakRSSBytes": Self.peakResidentBytes,
         ]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)

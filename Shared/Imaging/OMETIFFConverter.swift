@@ -15,6 +15,9 @@ public struct ConversionOptions: Sendable {
     public var workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
     /// Largest strip or row of tiles of the input decoded at once.
     public var maxInputUnitBytes = 256 << 20
+    /// Largest working memory for bands of rows (all levels, the ring of buffers, both plane
+    /// groups in flight); an image too wide for it is refused before anything is allocated.
+    public var maxWorkingBytes = 384 << 20
     public var limits = TIFFLimits()
 
     public init() {}
@@ -52,6 +55,19 @@ public final class OMETIFFConversion {
         self.options = options
         reader = try TIFFReader(path: input, limits: options.limits)
         source = try SourceImage.inspect(reader)
+        let working = workingBytes
+        guard working <= Int64(options.maxWorkingBytes) else {
+            throw TIFFError("\(input): \(source.sizeX) pixels across need \(working) bytes of bands at tile \(options.tileSize), over the \(options.maxWorkingBytes) allowed in memory")
+        }
+    }
+
+    /// Memory the bands take: per plane being written, every level's ring of one-tile-high
+    /// buffers; two groups of planes in flight; plus the interleaved input band.
+    var workingBytes: Int64 {
+        let tile = Int64(options.tileSize), pixel = Int64(source.pixelType.bytes)
+        let perPlane = levels.reduce(Int64(0)) { $0 + Int64(Level.ring) * tile * Int64($1.width) * pixel }
+        let planesPerGroup = Int64(max(1, source.chunkySamples))
+        return 2 * planesPerGroup * perPlane + (planesPerGroup > 1 ? tile * Int64(source.sizeX) * pixel * planesPerGroup : 0)
     }
 
     /// Sizes of every level, full resolution first.

@@ -4,7 +4,8 @@ import Foundation
 import Testing
 
 /// Corpus mutation of the TIFF reader: valid files with bytes flipped, words overwritten and tails
-/// cut, read through directories() and readDirectory(). Every outcome is a value or a TIFFError;
+/// cut, read through directories() and readDirectory(), then streamed through the OME-TIFF
+/// converter (band reader, pyramid, tile writer). Every outcome is a value or a TIFFError;
 /// a crash, a hang or an out-of-bounds access fails the run. Seeded, so a failure replays.
 /// `FAIRWAY_FUZZ_ITERATIONS` (default 200 per seed file) makes it longer: `Tests/fuzz-tiff`.
 @Suite struct TIFFMutationTests {
@@ -35,6 +36,7 @@ import Testing
         limits.maxPlaneBytes = 64 << 20      // keeps absurd headers from allocating much even when "valid"
         limits.maxSingleAllocation = 64 << 20
         var outcomes = (read: 0, refused: 0)
+        var converted = 0
         for (seedIndex, seed) in seeds.enumerated() {
             let original = [UInt8](try Data(contentsOf: seed))
             var random = Seeded(state: UInt64(seedIndex + 1) &* 0x1234_5678)
@@ -70,10 +72,29 @@ import Testing
                     #expect(!error.description.isEmpty)
                     outcomes.refused += 1
                 }
+                // The streaming path sees the same bytes: an OME-TIFF, or an error and no output.
+                let output = path + ".ome.tif"
+                do {
+                    var options = ConversionOptions()
+                    options.limits = limits
+                    options.tileSize = 32
+                    options.workers = 2
+                    let conversion = try OMETIFFConversion(input: path, options: options)
+                    if conversion.source.kind != .ome {
+                        let report = try conversion.write(to: output)
+                        #expect(report.outputBytes > 0)
+                        converted += 1
+                    }
+                } catch {
+                    #expect(!error.description.isEmpty)
+                    #expect(!FileManager.default.fileExists(atPath: output), "a refused conversion left \(output)")
+                }
                 try? FileManager.default.removeItem(atPath: path)
+                try? FileManager.default.removeItem(atPath: output)
             }
         }
         #expect(outcomes.read + outcomes.refused == iterations * seeds.count)
         #expect(outcomes.refused > 0, "mutations must produce refusals")
+        #expect(converted > 0, "some mutants must still convert")
     }
 }
