@@ -68,11 +68,14 @@ let package = Package(
             providers: [.apt(["librabbitmq-dev"])]
         ),
         .target(name: "FairwayContracts", path: "Shared/Contracts", swiftSettings: swiftSettings),
+        // libxml2 (Debian libxml2-dev), hardened in Shared/XML: no network, no DTD, no entity substitution.
+        .systemLibrary(name: "CXML", path: "Shared/CXML", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        .target(name: "FairwayXML", dependencies: ["CXML"], path: "Shared/XML", swiftSettings: swiftSettings),
         // libtiff (Debian libtiff-dev) and the tile codecs (libdeflate, libzstd), with a small C file for what Swift cannot call (variadics, va_list handlers).
         .target(name: "CTIFF", path: "Shared/CTIFF", linkerSettings: [.linkedLibrary("tiff"), .linkedLibrary("deflate"), .linkedLibrary("zstd")]),
         // Images: TIFF reading through libtiff with every size checked before allocation.
         // Pixel loops are optimized in debug builds too: tests then run the code production runs, at its speed.
-        .target(name: "FairwayImaging", dependencies: ["CTIFF"], path: "Shared/Imaging",
+        .target(name: "FairwayImaging", dependencies: ["CTIFF", "FairwayXML"], path: "Shared/Imaging",
                 swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // Files in zones: path confinement, folder walks, streaming checksums, format detection.
         .target(name: "FairwayStorage", dependencies: [crypto], path: "Shared/Storage", swiftSettings: swiftSettings),
@@ -122,6 +125,7 @@ let package = Package(
         .testTarget(name: "ContractsTests", dependencies: ["FairwayContracts"], path: "Tests/ContractsTests", swiftSettings: swiftSettings),
         .testTarget(name: "ImagingTests", dependencies: ["FairwayImaging", "FairwayTestSupport", crypto], path: "Tests/ImagingTests", swiftSettings: swiftSettings),
         .testTarget(name: "ConverterTests", dependencies: ["FairwayTestSupport", "FairwayImaging", "FairwayContracts", "FairwayAMQP", postgres], path: "Tests/ConverterTests", swiftSettings: swiftSettings),
+        .testTarget(name: "XMLTests", dependencies: ["FairwayXML"], path: "Tests/XMLTests", swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["FairwayStorage", "FairwayContracts", crypto], path: "Tests/StorageTests", swiftSettings: swiftSettings),
         .testTarget(name: "IngestTests", dependencies: ["FairwayTestSupport", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", "FairwayStorage", postgres, httpClient, nioCore, crypto], path: "Tests/IngestTests", swiftSettings: swiftSettings),
         .testTarget(name: "AMQPTests", dependencies: ["FairwayAMQP", "FairwayTestSupport", "FairwayContracts", "FairwayCatalog", "FairwayServiceKit"], path: "Tests/AMQPTests", swiftSettings: swiftSettings),

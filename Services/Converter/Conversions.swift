@@ -80,8 +80,8 @@ struct Conversions: Sendable {
         guard source.state == "registered" else { return .skipped("object is already \(source.state)") }
         let native = Self.nativeFormats.contains(source.format)
         let external = settings.external.flatMap { $0.formats.contains(source.format) ? $0 : nil }
-        if source.format == "ome-tiff" { return .inPlace }
-        guard native || external != nil else {
+        if source.format == "ome-tiff", settings.options.omePyramidAbove == nil { return .inPlace }
+        guard native || external != nil || source.format == "ome-tiff" else {
             return .unsupported("\(source.format) files cannot be read natively (libtiff reads TIFF, BigTIFF, ImageJ and OME-TIFF)"
                 + (settings.external == nil ? "; an operator can set FAIRWAY_EXTERNAL_CONVERTER (e.g. bfconvert) for it" : "; not in FAIRWAY_EXTERNAL_CONVERTER_FORMATS"))
         }
@@ -115,8 +115,9 @@ struct Conversions: Sendable {
             } else {
                 let options = settings.options, input = opened.procPath, name = URL(fileURLWithPath: source.logicalPath).lastPathComponent
                 levels = try await slots.run {
-                    let conversion = try OMETIFFConversion(input: input, options: options)
-                    if conversion.source.kind == .ome { return 0 }
+                    let conversion = try OMETIFFConversion(input: input, fileName: name, options: options)
+                    // OME-TIFF is the image of record, unless large and untiled (the pyramid policy).
+                    if conversion.source.kind == .ome, !conversion.rewritesOME { return 0 }
                     return try conversion.write(to: physical, imageName: name, provenance: provenance.map { ($0.key, $0.value) }).levels.count
                 }
                 if levels == 0 { return .inPlace }

@@ -18,7 +18,7 @@ struct ConvertCommand: ParsableCommand {
 
         Exit status: 0 written; 1 the input cannot be converted or OUT cannot be written (one line \
         on stderr, no OUT left behind); 3 the input is already OME-TIFF and is kept as it is \
-        (nothing written); 64 bad arguments.
+        (nothing written; --ome-pyramid-above makes a tiled copy of large untiled ones); 64 bad arguments.
         """
     )
 
@@ -30,6 +30,8 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Tile width and height in pixels, a multiple of 16.") var tile = 512
     @Option(help: "Threads compressing tiles (default: every core).") var workers: Int?
     @Option(help: "Refuse images whose decoded size exceeds this many bytes (the pixel budget).") var maxImageBytes: Int64?
+    @Option(help: "Make a pyramidal copy of an OME-TIFF (keeping its OME-XML) when it is untiled and its longest side exceeds this many pixels.")
+    var omePyramidAbove: Int?
     @Option(help: "Source object id written into the provenance annotation.") var sourceID: String?
     @Option(help: "Source checksum (sha2:...) for the provenance annotation; computed from IN when omitted.") var sourceSha2: String?
     @Flag(help: "Print the report as JSON.") var json = false
@@ -48,9 +50,10 @@ struct ConvertCommand: ParsableCommand {
         options.tileSize = tile
         if let workers { options.workers = workers }
         if let maxImageBytes { options.limits.maxImageBytes = maxImageBytes }
+        options.omePyramidAbove = omePyramidAbove
         do {
             let conversion = try OMETIFFConversion(input: input, options: options)
-            if conversion.source.kind == .ome {
+            if conversion.source.kind == .ome, !conversion.rewritesOME {
                 FileHandle.standardError.write(Data("fairway-converter: \(input) is already OME-TIFF; kept as the image of record, nothing written\n".utf8))
                 throw ExitCode(3)
             }

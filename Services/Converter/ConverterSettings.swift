@@ -30,6 +30,12 @@ struct ConverterSettings: Sendable {
             guard let count = Int(text), (1 ... 64).contains(count) else { throw invalid("FAIRWAY_CONVERTER_PARALLEL=\(text.prefix(32)) is not 1...64") }
             parallel = count
         }
+        if let text = values["FAIRWAY_CONVERTER_OME_PYRAMID_ABOVE"] {
+            guard let pixels = Int(text), pixels >= 0 else { throw invalid("FAIRWAY_CONVERTER_OME_PYRAMID_ABOVE=\(text.prefix(32)) is not a number of pixels") }
+            options.omePyramidAbove = pixels == 0 ? nil : pixels
+        } else {
+            options.omePyramidAbove = 8192
+        }
         if let text = values["FAIRWAY_PIXEL_BUDGET"] {
             guard let bytes = Int64(text), bytes > 0 else { throw invalid("FAIRWAY_PIXEL_BUDGET=\(text.prefix(32)) is not a positive number of bytes") }
             options.limits.maxImageBytes = bytes

@@ -18,6 +18,9 @@ public struct ConversionOptions: Sendable {
     /// Largest working memory for bands of rows (all levels, the ring of buffers, both plane
     /// groups in flight); an image too wide for it is refused before anything is allocated.
     public var maxWorkingBytes = 384 << 20
+    /// OME-TIFF input is kept as it is, except when its longest side exceeds this many pixels and it
+    /// is stored in strips without a pyramid: then a tiled, pyramidal copy keeps its OME-XML.
+    public var omePyramidAbove: Int?
     public var limits = TIFFLimits()
 
     public init() {}
@@ -43,11 +46,17 @@ public struct ConversionReport: Sendable {
 public final class OMETIFFConversion {
     public let input: String
     public let options: ConversionOptions
-    public let source: SourceImage
+    public private(set) var source: SourceImage
     private let reader: TIFFReader
+    /// The OME-XML of an OME-TIFF input being re-tiled (nil: not OME, or kept as it is).
+    private var ome: OMEDocument?
+
+    /// Whether an OME-TIFF input gets a pyramidal copy (by `omePyramidAbove`) instead of being kept.
+    public var rewritesOME: Bool { ome != nil }
 
     /// Opens and inspects `input`; refuses what cannot be converted before any output exists.
-    public init(input: String, options: ConversionOptions = ConversionOptions()) throws(TIFFError) {
+    /// `fileName` is the input's name when `input` is a descriptor path (OME-XML may name its file).
+    public init(input: String, fileName: String? = nil, options: ConversionOptions = ConversionOptions()) throws(TIFFError) {
         guard options.tileSize >= 16, options.tileSize % 16 == 0, options.tileSize <= 8192 else {
             throw TIFFError("tile size \(options.tileSize) must be a multiple of 16 between 16 and 8192")
         }
@@ -55,6 +64,10 @@ public final class OMETIFFConversion {
         self.options = options
         reader = try TIFFReader(path: input, limits: options.limits)
         source = try SourceImage.inspect(reader)
+        if source.kind == .ome, let threshold = options.omePyramidAbove, let first = source.directories.first,
+           max(source.sizeX, source.sizeY) > threshold, case .strips = first.layout, first.subIFDCount == 0, let description = first.description {
+            ome = try OMEDocument.read(description, into: &source, fileName: fileName ?? URL(fileURLWithPath: input).lastPathComponent)
+        }
         let working = workingBytes
         guard working <= Int64(options.maxWorkingBytes) else {
             throw TIFFError("\(input): \(source.sizeX) pixels across need \(working) bytes of bands at tile \(options.tileSize), over the \(options.maxWorkingBytes) allowed in memory")
@@ -83,15 +96,16 @@ public final class OMETIFFConversion {
     /// complete and synced: a failure or a crash never leaves a partial `output`.
     public func write(to output: String, imageName: String? = nil, uuid: UUID = UUID(),
                       provenance: [(key: String, value: String)] = []) throws(TIFFError) -> ConversionReport {
-        guard source.kind != .ome else { throw TIFFError("\(input): already OME-TIFF; kept as the image of record, not converted") }
+        guard source.kind != .ome || ome != nil else { throw TIFFError("\(input): already OME-TIFF; kept as the image of record, not converted") }
         let started = DispatchTime.now()
         let outputURL = URL(fileURLWithPath: output)
         guard outputURL.standardizedFileURL.resolvingSymlinksInPath() != URL(fileURLWithPath: input).standardizedFileURL.resolvingSymlinksInPath() else {
             throw TIFFError("\(output): the output would overwrite the input")
         }
         let temporary = outputURL.deletingLastPathComponent().appendingPathComponent(".\(outputURL.lastPathComponent).partial").path
-        let xml = OMEXML(uuid: uuid, creator: "Fairway converter", imageName: imageName ?? URL(fileURLWithPath: input).lastPathComponent,
-                         image: source, provenance: provenance).text
+        let xml = ome?.rewritten(uuid: uuid.uuidString.lowercased(), source: source, provenance: provenance)
+            ?? OMEXML(uuid: uuid, creator: "Fairway converter", imageName: imageName ?? URL(fileURLWithPath: input).lastPathComponent,
+                      image: source, provenance: provenance).text
         do throws(TIFFError) {
             let file = try BigTIFFFile(creating: temporary)
             try PyramidWriter(conversion: self, file: file, description: xml).run()

@@ -20,6 +20,7 @@ public struct FairwayConfiguration: Sendable {
         ("FAIRWAY_CONVERTER_COMPRESSION", "converter: tile compression none, lzw, deflate or zstd, optionally with a level, e.g. zstd:5 (default deflate, level 6, with the predictor)"),
         ("FAIRWAY_CONVERTER_TILE", "converter: tile size in pixels, a multiple of 16 (default 512)"),
         ("FAIRWAY_CONVERTER_PARALLEL", "converter: conversions run at once, each on every core (default 1)"),
+        ("FAIRWAY_CONVERTER_OME_PYRAMID_ABOVE", "converter: an OME-TIFF stays in place unless it is untiled and its longest side exceeds this many pixels; then a tiled, pyramidal copy keeps its OME-XML (default 8192; 0 never)"),
         ("FAIRWAY_PIXEL_BUDGET", "converter: largest decoded image accepted, in bytes; bigger ones are refused before reading (default 1099511627776, 1 TiB)"),
         ("FAIRWAY_EXTERNAL_CONVERTER", "converter: optional command for formats libtiff cannot read, run without a shell, {input} and {output} replaced, e.g. 'bfconvert -noflat -pyramid-resolutions 4 -tilex 512 -tiley 512 {input} {output}'"),
         ("FAIRWAY_EXTERNAL_CONVERTER_FORMATS", "converter: formats handed to that command (default czi,lif,nd2,vsi,ims,oib,oir,dv)"),

@@ -127,6 +127,10 @@ import Testing
     @Test func badInputGetsOneSpecificLineAndNoOutput() async throws {
         let cases = try await makeCases()
         let bad = cases.filter { $0.value.kind == "bad" }.sorted { $0.key < $1.key }
+        // OME-TIFF is kept whatever its OME-XML says, unless asked for a pyramid (tested below).
+        for (name, _) in cases where ["ome-bad", "ome-large"].contains(cases[name]?.kind) {
+            #expect(try await convert(folder.appendingPathComponent(name).path, folder.appendingPathComponent("k-" + name).path).status == 3, "\(name)")
+        }
         #expect(bad.count >= 10)
         for (name, expected) in bad {
             let output = folder.appendingPathComponent("out-" + name + ".ome.tif")
@@ -150,6 +154,30 @@ import Testing
         let input = folder.appendingPathComponent("int8.tif").path
         let same = try await convert(input, input)
         #expect(same.status == 1 && same.output.contains("overwrite the input"), "\(same.output)")
+    }
+
+    /// OME-TIFF stays as it is unless large and untiled: then the copy keeps its OME-XML (channel
+    /// names, physical sizes) with the planes re-mapped; OME-XML that lies about the file is refused.
+    @Test func largeUntiledOMETIFFGetsAPyramidalCopyKeepingItsMetadata() async throws {
+        let cases = try await makeCases()
+        let input = folder.appendingPathComponent("wide_untiled.ome.tif").path, output = folder.appendingPathComponent("wide.pyramid.ome.tif").path
+        let kept = try await convert(input, output)
+        #expect(kept.status == 3, "\(kept.output)")
+        let small = try await convert(input, output, ["--ome-pyramid-above", "9000"])
+        #expect(small.status == 3, "9000 px is not above 9000: \(small.output)")
+        let converted = try await convert(input, output, ["--ome-pyramid-above", "8192"])
+        try #require(converted.status == 0, "\(converted.output)")
+        let checked = try await check(output, against: input)
+        #expect(checked.pixels_equal)
+        #expect(checked.ome.sizes == cases["wide_untiled.ome.tif"]?.sizes)
+        #expect(checked.ome.channels == ["DAPI", "GFP", "RFP"])
+        #expect(checked.ome.physical[0] == 0.2 && checked.ome.physical[1] == 0.2)
+        #expect(checked.levels.count == 7 && checked.levels.last == [5, 141], "\(checked.levels)")
+        #expect(checked.ome.provenance["source_sha2"]?.hasPrefix("sha2:") == true)
+        for (name, expected) in cases where expected.kind == "ome-bad" {
+            let refused = try await convert(folder.appendingPathComponent(name).path, folder.appendingPathComponent("x-" + name).path, ["--ome-pyramid-above", "8192"])
+            #expect(refused.status == 1 && refused.output.contains(expected.reason ?? "?"), "\(name): \(refused.output)")
+        }
     }
 
     /// A BigTIFF input over 4 GiB (sparse: only a few regions hold data), converted with memory far

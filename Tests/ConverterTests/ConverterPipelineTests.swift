@@ -36,18 +36,19 @@ import Testing
     @Test func registeredImagesBecomeOMETIFFsOfRecord() async throws {
         try await IngestHarness.with { harness in
             try await harness.startConverter()
-            try await stage(["plain_u16.tif", "hyperstack_imagej.tif", "already.ome.tif", "truncated.tif", "not_a_tiff.tif"],
+            try await stage(["plain_u16.tif", "hyperstack_imagej.tif", "already.ome.tif", "wide_untiled.ome.tif", "truncated.tif", "not_a_tiff.tif"],
                             into: harness, folder: "lab/screen/plate-1")
             try harness.write("lab/screen/plate-1/scan.czi", Array("ZISRAWFILE".utf8) + [UInt8](repeating: 1, count: 512))
             let posted = try await harness.post(["zone": harness.zone, "path": "lab/screen/plate-1"])
             #expect(posted.status == 202, "\(posted.text)")
-            _ = try await harness.waitForMessages(6)
-            let converted = try await harness.waitForConverted(3)
-            #expect(converted.count == 3, "\(converted.map(\.payload))")
+            _ = try await harness.waitForMessages(7)
+            let converted = try await harness.waitForConverted(4)
+            #expect(converted.count == 4, "\(converted.map(\.payload))")
 
-            // Two derived OME-TIFFs, each a registered object with its parent, replica and provenance.
+            // Three derived OME-TIFFs (the TIFF, the hyperstack, and a pyramidal copy of the large untiled
+            // OME-TIFF), each a registered object with its parent, replica and provenance.
             let derived = converted.map(\.payload).filter { $0.inPlace == false }
-            #expect(derived.count == 2)
+            #expect(derived.count == 3)
             for message in derived {
                 #expect(message.resource == "derived" && message.physicalPath.hasPrefix(harness.derived.path) && message.format == "ome-tiff")
                 #expect(try await independentChecksum(URL(fileURLWithPath: message.physicalPath)) == message.checksum)
@@ -75,11 +76,12 @@ import Testing
                 #expect(checked.status == 0, "\(checked.output)")
                 #expect(checked.output.contains("\"pixels_equal\": true"))
                 if source.hasSuffix("hyperstack_imagej.tif") { #expect(checked.output.contains("[0.325, 0.325, 1.5]"), "\(checked.output)") }
+                if source.hasSuffix("wide_untiled.ome.tif") { #expect(checked.output.contains(#"["DAPI", "GFP", "RFP"]"#), "\(checked.output)") }
             }
             // OME-TIFF input: nothing written, the source is the image of record.
             let kept = try #require(converted.map(\.payload).first { $0.inPlace == true })
             #expect(kept.objectID == kept.sourceObjectID && kept.physicalPath.hasSuffix("already.ome.tif"))
-            #expect(try await harness.count("SELECT count(*)::int FROM objects WHERE parent_id IS NOT NULL") == 2)
+            #expect(try await harness.count("SELECT count(*)::int FROM objects WHERE parent_id IS NOT NULL") == 3)
             // Bad and unsupported input: recorded with the reason, nothing derived, the service runs on.
             let bad = try await row(harness, "SELECT state, failure_reason FROM objects WHERE logical_path LIKE '%truncated.tif'")
             #expect(bad["state"] as? String == "failed")
@@ -102,8 +104,8 @@ import Testing
                 try await publisher.publish(message)
             }
             try await Task.sleep(for: .seconds(2))
-            #expect(try await harness.count("SELECT count(*)::int FROM objects WHERE parent_id IS NOT NULL") == 2)
-            #expect(await harness.convertedMessages().count == 3)
+            #expect(try await harness.count("SELECT count(*)::int FROM objects WHERE parent_id IS NOT NULL") == 3)
+            #expect(await harness.convertedMessages().count == 4)
             #expect(harness.converter.map { kill($0.pid, 0) == 0 } == true, "the converter must still run")
         }
     }

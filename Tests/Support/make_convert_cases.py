@@ -100,5 +100,26 @@ tifffile.imwrite(out / "dtd_in_ome.ome.tif", np.zeros((4, 4), np.uint16), descri
 manifest["dtd_in_ome.ome.tif"] = dict(kind="bad", reason="DTD or entities")
 tifffile.imwrite(out / "already.ome.tif", cells((2, 64, 48), np.uint16), metadata={"axes": "CYX"})
 manifest["already.ome.tif"] = dict(kind="ome")
+# A large untiled OME-TIFF (the pyramid policy applies above 8192 px), and copies whose OME-XML lies.
+wide = cells((2, 3, 300, 9000), np.uint16)
+tifffile.imwrite(out / "wide_untiled.ome.tif", wide, ome=True, rowsperstrip=32,
+                 metadata={"axes": "ZCYX", "PhysicalSizeX": 0.2, "PhysicalSizeY": 0.2, "Channel": {"Name": ["DAPI", "GFP", "RFP"]}})
+manifest["wide_untiled.ome.tif"] = dict(kind="ome-large", sizes=[1, 3, 2, 300, 9000], channels=["DAPI", "GFP", "RFP"])
+original = (out / "wide_untiled.ome.tif").read_bytes()
+for name, old, new, reason in [
+    ("ome_wrong_ifd.ome.tif", b'IFD="0"', b'IFD="9"', "TiffData names IFD"),
+    ("ome_wrong_size.ome.tif", b'SizeX="9000"', b'SizeX="9001"', "OME-XML says 9001x300"),
+    ("ome_wrong_type.ome.tif", b'Type="uint16"', b'Type="uint32"', "does not match the uint16 pages"),
+    ("ome_other_file.ome.tif", b'<TiffData IFD="0"', b'<TiffData><UUID FileName="elsewhere.ome.tif">urn:uuid:0</UUID></TiffData><TiffData IFD="0"', "multi-file"),
+]:
+    assert old in original, name
+    # Same-length edits keep the offsets; the longer one is appended as a new description instead.
+    if len(old) == len(new):
+        (out / name).write_bytes(original.replace(old, new, 1))
+    else:
+        with tifffile.TiffFile(out / "wide_untiled.ome.tif") as tif:
+            xml = tif.pages[0].description.encode().replace(old, new, 1).decode()
+        tifffile.imwrite(out / name, wide, description=xml, metadata=None, rowsperstrip=32)
+    manifest[name] = dict(kind="ome-bad", reason=reason)
 
 print(json.dumps(manifest))
