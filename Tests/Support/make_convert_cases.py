@@ -56,6 +56,10 @@ good("hyperstack_imagej.tif", cells((3, 5, 2, 128, 160), np.uint16),
 good("tiled_deflate_big.tif", cells((2100, 1900), np.uint16), dict(sizes=[1, 1, 1, 2100, 1900]),
      bigtiff=True, tile=(256, 256), compression="zlib", predictor=True)
 good("one_strip_deflate.tif", cells((1200, 1000), np.uint16), dict(sizes=[1, 1, 1, 1200, 1000]), compression="zlib", rowsperstrip=1200)
+# JPEG: grayscale, and RGB stored as YCbCr (libtiff decodes it to RGB), striped and tiled.
+good("jpeg_gray.tif", cells((300, 400), np.uint8, 0, 255), dict(sizes=[1, 1, 1, 300, 400]), compression="jpeg", rowsperstrip=16)
+good("jpeg_ycbcr_tiled.tif", cells((300, 400, 3), np.uint8, 0, 255), dict(sizes=[1, 3, 1, 300, 400], channels=["Red", "Green", "Blue"]),
+     compression="jpeg", photometric="rgb", tile=(64, 64))
 good("dated_instrument.tif", cells((64, 48), np.uint16), dict(sizes=[1, 1, 1, 64, 48], date="2026-11-02T09:14:00", instrument=["Zeiss", "LSM 980"]),
      datetime="2026:11:02 09:14:00", extratags=[(271, "s", 0, "Zeiss", True), (272, "s", 0, "LSM 980", True)])
 
