@@ -5,46 +5,29 @@ enum Downsampling {
     /// Halves `rows` rows of `width` pixels at `source` into `(rows + 1) / 2` rows of `(width + 1) / 2` pixels at `target`.
     static func halve(_ type: PixelType, source: UnsafeRawPointer, width: Int, rows: Int, into target: UnsafeMutableRawPointer) {
         switch type {
-        case .uint8: integer(UInt8.self, source, width, rows, target)
-        case .int8: integer(Int8.self, source, width, rows, target)
-        case .uint16: integer(UInt16.self, source, width, rows, target)
-        case .int16: integer(Int16.self, source, width, rows, target)
-        case .uint32: integer(UInt32.self, source, width, rows, target)
-        case .int32: integer(Int32.self, source, width, rows, target)
-        case .float: floating(Float.self, source, width, rows, target)
-        case .double: floating(Double.self, source, width, rows, target)
+        case .uint8: halve(UInt8.self, source, width, rows, target)
+        case .int8: halve(Int8.self, source, width, rows, target)
+        case .uint16: halve(UInt16.self, source, width, rows, target)
+        case .int16: halve(Int16.self, source, width, rows, target)
+        case .uint32: halve(UInt32.self, source, width, rows, target)
+        case .int32: halve(Int32.self, source, width, rows, target)
+        case .float: halve(Float.self, source, width, rows, target)
+        case .double: halve(Double.self, source, width, rows, target)
         }
     }
 
-    private static func integer<T: FixedWidthInteger>(_: T.Type, _ source: UnsafeRawPointer, _ width: Int, _ rows: Int, _ target: UnsafeMutableRawPointer) {
+    private static func halve<T: BlockMean>(_: T.Type, _ source: UnsafeRawPointer, _ width: Int, _ rows: Int, _ target: UnsafeMutableRawPointer) {
         let input = source.assumingMemoryBound(to: T.self), output = target.assumingMemoryBound(to: T.self)
         let outWidth = (width + 1) / 2, pairs = width / 2
         for y in 0 ..< (rows + 1) / 2 {
             let top = input + 2 * y * width
+            // The last row of an odd height is its own pair (edge repeated).
             let bottom = 2 * y + 1 < rows ? top + width : top
             let out = output + y * outWidth
             for x in 0 ..< pairs {
-                let sum = Int64(top[2 * x]) + Int64(top[2 * x + 1]) + Int64(bottom[2 * x]) + Int64(bottom[2 * x + 1])
-                out[x] = T(truncatingIfNeeded: (sum + 2) >> 2)
+                out[x] = T.mean(top[2 * x], top[2 * x + 1], bottom[2 * x], bottom[2 * x + 1])
             }
-            if pairs < outWidth {
-                let sum = 2 * (Int64(top[width - 1]) + Int64(bottom[width - 1]))
-                out[pairs] = T(truncatingIfNeeded: (sum + 2) >> 2)
-            }
-        }
-    }
-
-    private static func floating<T: BinaryFloatingPoint>(_: T.Type, _ source: UnsafeRawPointer, _ width: Int, _ rows: Int, _ target: UnsafeMutableRawPointer) {
-        let input = source.assumingMemoryBound(to: T.self), output = target.assumingMemoryBound(to: T.self)
-        let outWidth = (width + 1) / 2, pairs = width / 2
-        for y in 0 ..< (rows + 1) / 2 {
-            let top = input + 2 * y * width
-            let bottom = 2 * y + 1 < rows ? top + width : top
-            let out = output + y * outWidth
-            for x in 0 ..< pairs {
-                out[x] = (top[2 * x] + top[2 * x + 1] + bottom[2 * x] + bottom[2 * x + 1]) * 0.25
-            }
-            if pairs < outWidth { out[pairs] = (top[width - 1] + bottom[width - 1]) * 0.5 }
+            if pairs < outWidth { out[pairs] = T.mean(top[width - 1], top[width - 1], bottom[width - 1], bottom[width - 1]) }
         }
     }
 
@@ -65,3 +48,29 @@ enum Downsampling {
         }
     }
 }
+
+/// The mean of a 2 × 2 block in a pixel type: integers widened and rounded half up, floats exact.
+protocol BlockMean {
+    static func mean(_ a: Self, _ b: Self, _ c: Self, _ d: Self) -> Self
+}
+
+extension BlockMean where Self: FixedWidthInteger {
+    @inline(__always)
+    static func mean(_ a: Self, _ b: Self, _ c: Self, _ d: Self) -> Self {
+        Self(truncatingIfNeeded: (Int64(a) + Int64(b) + Int64(c) + Int64(d) + 2) >> 2)
+    }
+}
+
+extension BlockMean where Self: BinaryFloatingPoint {
+    @inline(__always)
+    static func mean(_ a: Self, _ b: Self, _ c: Self, _ d: Self) -> Self { (a + b + c + d) * 0.25 }
+}
+
+extension UInt8: BlockMean {}
+extension Int8: BlockMean {}
+extension UInt16: BlockMean {}
+extension Int16: BlockMean {}
+extension UInt32: BlockMean {}
+extension Int32: BlockMean {}
+extension Float: BlockMean {}
+extension Double: BlockMean {}
