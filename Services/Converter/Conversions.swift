@@ -100,11 +100,7 @@ struct Conversions: Sendable {
         guard !relative.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else {
             return .failed("derived path \(relative) would leave the derived resource")
         }
-        do {
-            try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: physical).deletingLastPathComponent().path, withIntermediateDirectories: true)
-        } catch {
-            throw ConversionError("cannot create the folder of \(physical) in resource \(resource.name): \(error.localizedDescription)")
-        }
+        try Self.makeFolders(URL(fileURLWithPath: physical).deletingLastPathComponent().path, in: resource)
         let provenance = Provenance.entries(sourceObject: source.id.uuidString.lowercased(), sourcePath: message.physicalPath,
                                             sourceChecksum: source.checksum ?? message.checksum, sourceKind: nil, options: settings.options)
         let started = ContinuousClock.now
@@ -122,6 +118,9 @@ struct Conversions: Sendable {
                 }
                 if levels == 0 { return .inPlace }
             }
+        } catch let error as TIFFError where error.isOutputFailure {
+            // The derived resource's fault (full, read-only): retried, then kept in the dead-letter queue.
+            throw ConversionError(error.description)
         } catch let error as TIFFError {
             return .failed(error.description.replacingOccurrences(of: opened.procPath, with: message.physicalPath))
         } catch let error as ExternalConverter.Failure {
@@ -253,6 +252,21 @@ struct Conversions: Sendable {
                 : "several derived resources (\(found.map(\.name).joined(separator: ", "))): set FAIRWAY_DERIVED_RESOURCE")
         }
         return found[0]
+    }
+
+    /// `mkdir -p` with the system's reason when it fails (a full disk, a file in the way).
+    static func makeFolders(_ path: String, in resource: DerivedResource) throws(ConversionError) {
+        var current = ""
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o755) != 0, errno != EEXIST {
+                throw ConversionError("cannot create the folder \(current) in resource \(resource.name): \(String(cString: strerror(errno)))")
+            }
+        }
+        var status = stat()
+        guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else {
+            throw ConversionError("cannot create the folder \(path) in resource \(resource.name): something else is in the way")
+        }
     }
 
     static func checksum(of path: String) throws -> (Int64, String) {

@@ -44,7 +44,7 @@ final class BigTIFFFile: @unchecked Sendable {
     init(creating path: String) throws(TIFFError) {
         self.path = path
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw TIFFError("\(path): cannot create: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw TIFFError("\(path): cannot create: \(String(cString: strerror(errno)))", isOutputFailure: true) }
         // "II", 43, offset size 8, reserved 0, first IFD offset (patched when written).
         try write([0x49, 0x49, 43, 0, 8, 0, 0, 0] + UInt64(0).littleEndianBytes, at: 0)
     }
@@ -114,7 +114,7 @@ final class BigTIFFFile: @unchecked Sendable {
     /// Flushes the file to stable storage (before the atomic rename that publishes it).
     func sync() throws(TIFFError) {
         try flush()
-        guard fsync(fd) == 0 else { throw TIFFError("\(path): fsync failed: \(String(cString: strerror(errno)))") }
+        guard fsync(fd) == 0 else { throw TIFFError("\(path): fsync failed: \(String(cString: strerror(errno)))", isOutputFailure: true) }
     }
 
     private func align() throws(TIFFError) {
@@ -131,7 +131,7 @@ final class BigTIFFFile: @unchecked Sendable {
             let written = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
             if written < 0 {
                 if errno == EINTR { continue }
-                throw TIFFError("\(path): write failed: \(String(cString: strerror(errno)))")
+                throw TIFFError("\(path): write failed: \(String(cString: strerror(errno)))", isOutputFailure: true)
             }
             done += written
         }

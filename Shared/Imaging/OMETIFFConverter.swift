@@ -111,7 +111,7 @@ public final class OMETIFFConversion {
             try PyramidWriter(conversion: self, file: file, description: xml).run()
             try file.flush()
             try file.sync()
-            guard rename(temporary, output) == 0 else { throw TIFFError("\(output): cannot rename into place: \(String(cString: strerror(errno)))") }
+            guard rename(temporary, output) == 0 else { throw TIFFError("\(output): cannot rename into place: \(String(cString: strerror(errno)))", isOutputFailure: true) }
         } catch {
             unlink(temporary)
             throw error

@@ -1,10 +1,16 @@
 import CTIFF
 import Foundation
 
-/// Why a TIFF could not be read, with libtiff's first message when it gave one.
+/// Why a TIFF could not be read (with libtiff's first message when it gave one), or written.
 public struct TIFFError: Error, Sendable, Equatable, CustomStringConvertible {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// The output could not be written (disk full, permissions): the input is not to blame, and
+    /// trying again later may succeed.
+    public let isOutputFailure: Bool
+    public init(_ description: String, isOutputFailure: Bool = false) {
+        self.description = description
+        self.isOutputFailure = isOutputFailure
+    }
 }
 
 /// Bounds checked before anything is allocated: a header may claim any size.

@@ -149,4 +149,34 @@ import Testing
             #expect(left == ["scope-1/lab/vendor/run-1/good.czi.ome.tif"], "\(left)")
         }
     }
+
+    /// A derived resource that cannot be written is the operator's to fix, not the image's fault: the
+    /// object stays `registered`, the message is retried and then kept in the dead-letter queue with
+    /// the reason, ready to be replayed.
+    @Test func anUnwritableDerivedResourceKeepsTheMessageNotTheBlame() async throws {
+        try await IngestHarness.with { harness in
+            try await harness.startConverter()
+            // A file where the converter needs a folder (root ignores permissions, not this).
+            try Data("in the way".utf8).write(to: harness.derived.appendingPathComponent(harness.zone))
+            try await stage(["plain_u16.tif"], into: harness, folder: "lab/full/run-1")
+            #expect(try await harness.post(["zone": harness.zone, "path": "lab/full/run-1"]).status == 202)
+            _ = try await harness.waitForMessages(1)
+            let queue = harness.broker.names.deadLetterQueue("converter")
+            let parked = try await eventually(timeout: .seconds(30), every: .milliseconds(100)) {
+                (try? await harness.broker.admin.queueState(queue).ready) == 1
+            }
+            #expect(parked, "\(harness.converter?.output.suffix(3000) ?? "")")
+            let dlq = harness.broker.consumer(service: "converter", keys: [RoutingKey.objectRegistered.rawValue], queue: queue)
+            let error = try await withRunningServices([dlq]) { () throws in
+                var iterator = dlq.deliveries.makeAsyncIterator()
+                guard parked, let delivery = await iterator.next() else { return "" }
+                delivery.ack()
+                return delivery.properties.headers["x-fairway-error"]?.stringValue ?? ""
+            }
+            #expect(error.contains("cannot create the folder") && error.contains("Not a directory"), "\(error)")
+            let object = try await row(harness, "SELECT state, failure_reason FROM objects WHERE logical_path LIKE '%plain_u16.tif'")
+            #expect(object["state"] as? String == "registered", "\(object)")
+            #expect(await harness.convertedMessages().isEmpty)
+        }
+    }
 }
