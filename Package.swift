@@ -31,7 +31,7 @@ func service(folder: String, extra: [Target.Dependency]) -> Target {
 let services: [(product: String, folder: String, extra: [Target.Dependency])] = [
     ("fairway-ingest", "Ingest", []),
     ("fairway-converter", "Converter", ["FairwayImaging", crypto]),
-    ("fairway-metadata", "Metadata", []),
+    ("fairway-metadata", "Metadata", ["FairwayMetadata"]),
     ("fairway-qc", "QC", []),
     ("fairway-retention", "Retention", []),
     ("fairway-doi", "DOI", []),
@@ -77,6 +77,8 @@ let package = Package(
         // Pixel loops are optimized in debug builds too: tests then run the code production runs, at its speed.
         .target(name: "FairwayImaging", dependencies: ["CTIFF", "FairwayXML"], path: "Shared/Imaging",
                 swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+        // Image metadata from OME-XML, ImageJ descriptions and TIFF tags; file-naming rules.
+        .target(name: "FairwayMetadata", dependencies: ["FairwayImaging", "FairwayXML"], path: "Shared/Metadata", swiftSettings: swiftSettings),
         // Files in zones: path confinement, folder walks, streaming checksums, format detection.
         .target(name: "FairwayStorage", dependencies: [crypto], path: "Shared/Storage", swiftSettings: swiftSettings),
         .target(
@@ -119,12 +121,13 @@ let package = Package(
             name: "FairwayTestSupport",
             dependencies: ["FairwayServiceKit", "FairwayAMQP", "FairwayCatalog", "FairwayContracts", postgres, log, lifecycle, httpClient, nioCore],
             path: "Tests/Support",
-            exclude: ["pika_publish.py", "check_ome_tiff.py", "make_convert_cases.py", "fake_bfconvert.py"],
+            exclude: ["pika_publish.py", "check_ome_tiff.py", "make_convert_cases.py", "fake_bfconvert.py", "make_metadata_cases.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ContractsTests", dependencies: ["FairwayContracts"], path: "Tests/ContractsTests", swiftSettings: swiftSettings),
         .testTarget(name: "ImagingTests", dependencies: ["FairwayImaging", "FairwayTestSupport", crypto], path: "Tests/ImagingTests", swiftSettings: swiftSettings),
         .testTarget(name: "ConverterTests", dependencies: ["FairwayTestSupport", "FairwayImaging", "FairwayContracts", "FairwayAMQP", postgres], path: "Tests/ConverterTests", swiftSettings: swiftSettings),
+        .testTarget(name: "MetadataTests", dependencies: ["FairwayTestSupport", "FairwayMetadata"], path: "Tests/MetadataTests", swiftSettings: swiftSettings),
         .testTarget(name: "XMLTests", dependencies: ["FairwayXML"], path: "Tests/XMLTests", swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["FairwayStorage", "FairwayContracts", crypto], path: "Tests/StorageTests", swiftSettings: swiftSettings),
         .testTarget(name: "IngestTests", dependencies: ["FairwayTestSupport", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", "FairwayStorage", postgres, httpClient, nioCore, crypto], path: "Tests/IngestTests", swiftSettings: swiftSettings),

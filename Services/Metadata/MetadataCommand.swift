@@ -9,7 +9,7 @@ struct MetadataCommand: AsyncParsableCommand {
         commandName: "fairway-metadata",
         abstract: "Extracts OME-XML and TIFF metadata into annotations and machine tags; checks mandatory fields.",
         discussion: FairwayConfiguration.helpText,
-        subcommands: [Serve.self],
+        subcommands: [Serve.self, ExtractCommand.self],
         defaultSubcommand: Serve.self
     )
 

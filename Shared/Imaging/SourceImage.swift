@@ -74,8 +74,12 @@ public struct SourceImage: Sendable {
         image.software = first.software.flatMap(Self.clean)
 
         var imagejChannels = 1
+        guard first.descriptionLength <= reader.limits.maxDescriptionBytes else {
+            throw TIFFError("\(reader.path): ImageDescription of \(first.descriptionLength) bytes is over the \(reader.limits.maxDescriptionBytes) accepted")
+        }
         if let description = first.description {
             if Self.isOME(description) {
+                guard first.descriptionIsUTF8 else { throw TIFFError("\(reader.path): the OME-XML is not valid UTF-8") }
                 // No XML parser runs here, but nothing downstream should meet a DTD either.
                 if description.contains("<!DOCTYPE") || description.contains("<!ENTITY") {
                     throw TIFFError("\(reader.path): the OME-XML declares a DTD or entities, which are refused (external entities, entity expansion)")

@@ -24,6 +24,8 @@ public struct TIFFLimits: Sendable {
     public var maxSingleAllocation: Int64 = 256 << 20
     /// Directories (pages) walked at most.
     public var maxDirectories = 1_000_000
+    /// Longest ImageDescription (OME-XML) accepted, in bytes.
+    public var maxDescriptionBytes = 16 << 20
     public init() {}
 }
 
@@ -46,6 +48,9 @@ public struct TIFFDirectory: Sendable, Equatable {
     public let compression: Int
     public let layout: Layout
     public let description: String?
+    /// The ImageDescription's length in bytes, and whether it is valid UTF-8 (`description` repairs it).
+    public let descriptionLength: Int
+    public let descriptionIsUTF8: Bool
     /// NewSubfileType bit 0: a reduced-resolution image.
     public let isReducedResolution: Bool
     public let subIFDCount: Int
@@ -172,6 +177,24 @@ public final class TIFFReader {
         }
     }
 
+    /// Refuses a file whose strips or tiles of directory `index` reach past its end (a truncated
+    /// copy), without decoding anything: what a reader of tags alone would otherwise miss.
+    public func checkDataWithinFile(_ index: Int) throws(TIFFError) {
+        let directory = try select(index)
+        var status = stat()
+        guard fstat(TIFFFileno(handle), &status) == 0 else { throw TIFFError("\(path): cannot stat") }
+        let size = UInt64(status.st_size)
+        let tiled = { if case .tiles = directory.layout { true } else { false } }()
+        let count = tiled ? TIFFNumberOfTiles(handle) : TIFFNumberOfStrips(handle)
+        for strile in 0 ..< count {
+            let offset = TIFFGetStrileOffset(handle, strile), bytes = TIFFGetStrileByteCount(handle, strile)
+            let (end, overflow) = offset.addingReportingOverflow(bytes)
+            guard !overflow, end <= size else {
+                throw TIFFError("\(path): directory \(index): \(tiled ? "tile" : "strip") \(strile) ends at byte \(overflow ? "∞" : "\(end)"), past the end of the \(size)-byte file (truncated)")
+            }
+        }
+    }
+
     /// Makes directory `index` current (libtiff reads one at a time) and returns its checked layout.
     func select(_ index: Int) throws(TIFFError) -> TIFFDirectory {
         guard index >= 0, index <= Int(UInt32.max), TIFFSetDirectory(handle, UInt32(index)) == 1 else { throw failure("no directory \(index)") }
@@ -249,13 +272,24 @@ public final class TIFFReader {
             guard fw_tiff_get_float(handle, UInt32(tag), &value) == 1, value.isFinite, value > 0 else { return nil }
             return Double(value)
         }
-        let description = string(TIFFTAG_IMAGEDESCRIPTION)
+        // The description is outside data too: bounded, and its encoding checked rather than repaired silently.
+        var descriptionText: UnsafePointer<CChar>?
+        let hasDescription = fw_tiff_get_string(handle, UInt32(TIFFTAG_IMAGEDESCRIPTION), &descriptionText) == 1 && descriptionText != nil
+        let descriptionLength = hasDescription ? strlen(descriptionText!) : 0
+        var description: String?
+        var descriptionIsUTF8 = true
+        if hasDescription, descriptionLength <= limits.maxDescriptionBytes {
+            let bytes = UnsafeRawBufferPointer(start: descriptionText!, count: descriptionLength)
+            descriptionIsUTF8 = String(validating: bytes, as: UTF8.self) != nil
+            description = String(decoding: bytes, as: UTF8.self)
+        }
         var subIFDCount: UInt16 = 0
         var subIFDs: UnsafePointer<UInt64>?
         _ = fw_tiff_get_u64_array(handle, UInt32(TIFFTAG_SUBIFD), &subIFDCount, &subIFDs)
         let directory = TIFFDirectory(
             index: index, width: Int(width), height: Int(height), samplesPerPixel: samples, bitsPerSample: bits,
             sampleFormat: format, planar: planar, compression: compression, layout: layout, description: description,
+            descriptionLength: descriptionLength, descriptionIsUTF8: descriptionIsUTF8,
             isReducedResolution: (u32(TIFFTAG_SUBFILETYPE) ?? 0) & 1 == 1, subIFDCount: Int(subIFDCount),
             photometric: Int(u16(TIFFTAG_PHOTOMETRIC, default: UInt16(PHOTOMETRIC_MINISBLACK)) ?? 1),
             xResolution: rational(TIFFTAG_XRESOLUTION), yResolution: rational(TIFFTAG_YRESOLUTION),

@@ -34,7 +34,9 @@ public final class XMLDocument {
         }
         guard let parsed else {
             if let error = xmlCtxtGetLastError(context) {
-                let message = error.pointee.message.map { String(cString: $0) } ?? "not well-formed"
+                var message = error.pointee.message.map { String(cString: $0) } ?? "not well-formed"
+                // libxml2's advice (XML_PARSE_HUGE) is not the operator's to follow.
+                if message.hasPrefix("Excessive depth") { message = "elements nested deeper than 256 levels" }
                 throw XMLError(String(message.reversed().drop { $0 == "\n" || $0 == " " }.reversed()), line: Int(error.pointee.line))
             }
             throw XMLError("not well-formed")
