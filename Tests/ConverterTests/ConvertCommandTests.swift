@@ -38,16 +38,14 @@ import Testing
     }
 
     let folder: URL
-    let python = URL(fileURLWithPath: ProcessInfo.processInfo.environment["FAIRWAY_PYTHON"] ?? "/usr/bin/python3")
-    let support = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/Support")
+    let python = TestEnvironment.python
 
     init() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("convert-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        folder = try TestEnvironment.temporaryFolder("convert")
     }
 
     func makeCases() async throws -> [String: Case] {
-        let made = try await TestEnvironment.run(python, [support.appendingPathComponent("make_convert_cases.py").path, folder.path])
+        let made = try await TestEnvironment.run(python, [TestEnvironment.supportScript("make_convert_cases.py").path, folder.path])
         try #require(made.status == 0, "\(made.output)")
         let json = try #require(made.output.split(separator: "\n").last)
         return try JSONDecoder().decode([String: Case].self, from: Data(json.utf8))
@@ -58,7 +56,7 @@ import Testing
     }
 
     func check(_ output: String, against source: String) async throws -> Checked {
-        let result = try await TestEnvironment.run(python, [support.appendingPathComponent("check_ome_tiff.py").path, output, source])
+        let result = try await TestEnvironment.run(python, [TestEnvironment.supportScript("check_ome_tiff.py").path, output, source])
         try #require(result.status == 0, "check_ome_tiff \(output): \(result.output)")
         return try JSONDecoder().decode(Checked.self, from: Data(try #require(result.output.split(separator: "\n").last).utf8))
     }

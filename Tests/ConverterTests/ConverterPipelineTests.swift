@@ -9,14 +9,13 @@ import Testing
 /// RabbitMQ: registered TIFFs become derived OME-TIFFs in the derived resource, OME-TIFF stays in
 /// place, and bad or unsupported files are recorded with their reason while the service goes on.
 @Suite struct ConverterPipelineTests {
-    let python = ProcessInfo.processInfo.environment["FAIRWAY_PYTHON"] ?? "/usr/bin/python3"
-    let support = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/Support")
+    let python = TestEnvironment.python
 
     /// The generated cases, copied into the landing zone under `folder`.
     func stage(_ names: [String], into harness: IngestHarness, folder: String) async throws {
-        let cases = FileManager.default.temporaryDirectory.appendingPathComponent("cases-\(UUID().uuidString.prefix(8))")
+        let cases = try TestEnvironment.temporaryFolder("cases")
         defer { try? FileManager.default.removeItem(at: cases) }
-        let made = try await TestEnvironment.run(URL(fileURLWithPath: python), [support.appendingPathComponent("make_convert_cases.py").path, cases.path])
+        let made = try await TestEnvironment.run(python, [TestEnvironment.supportScript("make_convert_cases.py").path, cases.path])
         try #require(made.status == 0, "\(made.output)")
         for name in names {
             try harness.write("\(folder)/\(name)", Array(try Data(contentsOf: cases.appendingPathComponent(name))))
@@ -72,7 +71,7 @@ import Testing
                 #expect(provenance["source_sha2"]?.hasPrefix("sha2:") == true && provenance["converter"] != nil)
                 // Read back by tifffile and ome-types against the source in the landing zone.
                 let source = try #require(object["parent_physical"] as? String)
-                let checked = try await TestEnvironment.run(URL(fileURLWithPath: python), [support.appendingPathComponent("check_ome_tiff.py").path, message.physicalPath, source])
+                let checked = try await TestEnvironment.run(python, [TestEnvironment.supportScript("check_ome_tiff.py").path, message.physicalPath, source])
                 #expect(checked.status == 0, "\(checked.output)")
                 #expect(checked.output.contains("\"pixels_equal\": true"))
                 if source.hasSuffix("hyperstack_imagej.tif") { #expect(checked.output.contains("[0.325, 0.325, 1.5]"), "\(checked.output)") }
@@ -113,7 +112,7 @@ import Testing
     @Test func anExternalConverterHandlesVendorFormatsAndItsFailuresAreRecorded() async throws {
         try await IngestHarness.with { harness in
             try await harness.startConverter([
-                "FAIRWAY_EXTERNAL_CONVERTER": "\(python) \(support.appendingPathComponent("fake_bfconvert.py").path) {input} {output}",
+                "FAIRWAY_EXTERNAL_CONVERTER": "\(python.path) \(TestEnvironment.supportScript("fake_bfconvert.py").path) {input} {output}",
                 "FAIRWAY_EXTERNAL_CONVERTER_TIMEOUT": "3s",
             ])
             for (name, marker) in [("good.czi", "OK"), ("broken.czi", "FAIL"), ("stuck.czi", "SLEEP"), ("plain.nd2", "NOTOME")] {
@@ -131,7 +130,7 @@ import Testing
             })
             let good = try #require(converted.first?.payload)
             #expect(good.inPlace == false && good.physicalPath.hasSuffix("good.czi.ome.tif"))
-            let checked = try await TestEnvironment.run(URL(fileURLWithPath: python), ["-c", """
+            let checked = try await TestEnvironment.run(python, ["-c", """
                 import sys, tifffile, ome_types
                 with tifffile.TiffFile(sys.argv[1]) as f:
                     ome_types.validate_xml(f.ome_metadata)

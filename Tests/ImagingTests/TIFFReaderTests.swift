@@ -43,7 +43,7 @@ import Testing
         let samples = folder.appendingPathComponent("samples")
         let made = try await TestEnvironment.run(TestEnvironment.repositoryRoot.appendingPathComponent("deploy/local/make-samples"), [samples.path])
         #expect(made.status == 0, "\(made.output)")
-        let python = URL(fileURLWithPath: ProcessInfo.processInfo.environment["FAIRWAY_PYTHON"] ?? "/usr/bin/python3")
+        let python = TestEnvironment.python
         for (name, pages, described) in [
             ("NUC/hela-screen/plate-1/2026-11-02_NUC_hela_amartin_ctrl_RAW_v01.ome.tif", 2, "<?xml"),
             ("NUC/hela-screen/plate-1/well-A01_zstack.tif", 5, "ImageJ="),

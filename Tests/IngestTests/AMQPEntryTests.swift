@@ -7,7 +7,7 @@ import Testing
 /// `acquisition.completed` from any AMQP client is handled like a POST.
 @Suite(.serialized) struct AMQPEntryTests {
     static func pika(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        let python = URL(fileURLWithPath: ProcessInfo.processInfo.environment["FAIRWAY_PYTHON"] ?? "/usr/bin/python3")
+        let python = TestEnvironment.python
         let script = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/Support/pika_publish.py").path
         return try await TestEnvironment.run(python, [script] + arguments)
     }

@@ -7,12 +7,9 @@ import Testing
 /// plain cases, the facility fixtures, and hostile XML.
 @Suite struct ExtractCommandTests {
     let folder: URL
-    let python = URL(fileURLWithPath: ProcessInfo.processInfo.environment["FAIRWAY_PYTHON"] ?? "/usr/bin/python3")
-    let support = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/Support")
 
     init() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("metadata-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        folder = try TestEnvironment.temporaryFolder("metadata")
     }
 
     func extract(_ path: String) async throws -> (status: Int32, json: [String: Any], output: String) {
@@ -23,10 +20,9 @@ import Testing
     }
 
     func cases(_ script: String) async throws -> [String: [String: Any]] {
-        let made = try await TestEnvironment.run(python, [support.appendingPathComponent(script).path, folder.path])
+        let made = try await TestEnvironment.pythonJSON(script, [folder.path])
         try #require(made.status == 0, "\(made.output)")
-        let line = try #require(made.output.split(separator: "\n").last)
-        return try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: [String: Any]] ?? [:]
+        return made.json as? [String: [String: Any]] ?? [:]
     }
 
     @Test func omeXMLGivesWhatOMETypesReads() async throws {

@@ -262,8 +262,7 @@ private actor Collected {
 
 /// SHA-256 in the iRODS form computed by Python's hashlib: an implementation independent of ours.
 public func independentChecksum(_ url: URL) async throws -> String {
-    let python = ProcessInfo.processInfo.environment["FAIRWAY_PYTHON"] ?? "/usr/bin/python3"
-    let result = try await TestEnvironment.run(URL(fileURLWithPath: python), ["-c", """
+    let result = try await TestEnvironment.run(TestEnvironment.python, ["-c", """
         import base64, hashlib, sys
         h = hashlib.sha256()
         with open(sys.argv[1], 'rb') as f:

@@ -19,6 +19,28 @@ public enum TestEnvironment {
     public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+    /// The Python that has the interop packages (pika, tifffile, ome-types): Tests/run exports it.
+    public static let python = URL(fileURLWithPath: ProcessInfo.processInfo.environment["FAIRWAY_PYTHON"] ?? "/usr/bin/python3")
+
+    /// A helper script in Tests/Support (case generators, independent checkers).
+    public static func supportScript(_ name: String) -> URL {
+        repositoryRoot.appendingPathComponent("Tests/Support/\(name)")
+    }
+
+    /// Runs a Tests/Support script with `python` and decodes the JSON object on its last line.
+    public static func pythonJSON(_ script: String, _ arguments: [String]) async throws -> (status: Int32, output: String, json: Any?) {
+        let result = try await run(python, [supportScript(script).path] + arguments)
+        let line = result.output.split(separator: "\n").last.map { Data($0.utf8) } ?? Data()
+        return (result.status, result.output, try? JSONSerialization.jsonObject(with: line))
+    }
+
+    /// A new empty folder under the system's temporary directory.
+    public static func temporaryFolder(_ prefix: String) throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
     public static func require(_ variable: String) throws -> String {
         guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
             throw TestSetupError("\(variable) is not set. Integration tests need the real PostgreSQL and RabbitMQ: run them with Tests/run, which starts both and sources .fairway/env.")
