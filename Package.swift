@@ -29,9 +29,9 @@ func service(folder: String, extra: [Target.Dependency]) -> Target {
 }
 
 let services: [(product: String, folder: String, extra: [Target.Dependency])] = [
-    ("fairway-ingest", "Ingest", []),
+    ("fairway-ingest", "Ingest", ["FairwayMetadata"]),
     ("fairway-converter", "Converter", ["FairwayImaging", crypto]),
-    ("fairway-metadata", "Metadata", ["FairwayMetadata"]),
+    ("fairway-metadata", "Metadata", ["FairwayMetadata", "FairwayImaging", "FairwayXML"]),
     ("fairway-qc", "QC", []),
     ("fairway-retention", "Retention", []),
     ("fairway-doi", "DOI", []),
@@ -106,7 +106,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "FairwayCLI",
-            dependencies: ["FairwayServiceKit", "FairwayCatalog", "FairwayAMQP", "FairwayContracts", "FairwayStorage",
+            dependencies: ["FairwayServiceKit", "FairwayCatalog", "FairwayAMQP", "FairwayContracts", "FairwayStorage", "FairwayMetadata",
                            argumentParser, log, postgres, httpClient, nioCore, crypto],
             path: "Services/CLI",
             swiftSettings: swiftSettings

@@ -1,3 +1,4 @@
+import FairwayCatalog
 import FairwayContracts
 import FairwayStorage
 import Foundation
@@ -7,7 +8,7 @@ import NIOCore
 import PostgresNIO
 
 /// The watcher-facing HTTP API: `POST /v1/acquisitions`, `GET /v1/acquisitions/{id}`,
-/// `GET /v1/objects` and `GET /v1/objects/{id}`. Every request carries a watcher token; errors are
+/// `GET /v1/objects`, `GET /v1/objects/{id}` and `GET /v1/search`. Every request carries a watcher token; errors are
 /// JSON `{"error", "detail"}` with the status that says whose fault it is.
 struct IngestAPI: Sendable {
     let intake: AcquisitionIntake
@@ -27,6 +28,7 @@ struct IngestAPI: Sendable {
         router.get("/v1/objects/:id") { request, context in
             await handle { try await getObject(request, id: context.parameters.get("id") ?? "") }
         }
+        router.get("/v1/search") { request, _ in await handle { try await search(request) } }
     }
 
     // MARK: - Handlers
@@ -140,6 +142,28 @@ struct IngestAPI: Sendable {
             filter.after = cursor
         }
         return raw(.ok, try await views.objects(filter))
+    }
+
+    /// Objects of the token's zone by annotation, machine tag, words, ISA names and dates.
+    private func search(_ request: Request) async throws -> Response {
+        let identity = try await authenticate(request)
+        var parameters: [(name: String, value: String)] = []
+        for pair in (request.uri.query ?? "").split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            // Form encoding: '+' is a space; a malformed escape is the client's error, not a guess.
+            guard let name = String(parts[0]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding,
+                  let value = (parts.count > 1 ? String(parts[1]) : "").replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
+                throw APIError(.badRequest, "bad query", "'\(pair.prefix(64))' is not valid percent-encoded UTF-8")
+            }
+            parameters.append((name, value))
+        }
+        let query: CatalogSearch
+        do {
+            query = try CatalogSearch(parameters: parameters, zone: identity.zone)
+        } catch {
+            throw APIError(.badRequest, "bad query", error.description)
+        }
+        return raw(.ok, try await query.run(client: client, logger: logger))
     }
 
     private func getObject(_ request: Request, id: String) async throws -> Response {

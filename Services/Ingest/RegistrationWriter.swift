@@ -1,5 +1,6 @@
 import FairwayCatalog
 import FairwayContracts
+import FairwayMetadata
 import FairwayStorage
 import Foundation
 import Logging
@@ -30,6 +31,7 @@ struct RegistrationWriter {
         var counts = Counts()
         var newObjects: [FileRow] = [], changedObjects: [FileRow] = [], reverified: [FileRow] = []
         var annotations: [AnnotationRow] = []
+        var sidecar: [SidecarRow] = []
         var registered: [AcquisitionRow] = [], waiting: [AcquisitionRow] = [], failed: [AcquisitionRow] = []
         var retry: [UUID] = []
 
@@ -48,6 +50,18 @@ struct RegistrationWriter {
                     total += file.entry.status.size
                     guard let inspection = file.inspection else { continue }   // unchanged since registered
                     var row = FileRow(acquisition, file, inspection)
+                    if file.entry.relative.bytes == Array(UserMetadata.sidecarName.utf8) {
+                        // The acquisition's own metadata: imported at its assay (or the level its
+                        // keys name); a broken file is registered like any other, with its error.
+                        switch Sidecar.read(file.entry.physical) {
+                        case .success(let entries):
+                            sidecar += entries.map { SidecarRow(assay_id: acquisition.assayID, level: $0.level.rawValue, key: $0.key, value: $0.value, created_by: acquisition.owner) }
+                        case .failure(let error):
+                            logger.warning("sidecar not imported", metadata: ["acquisition": "\(acquisition.id)", "error": "\(error.description)"])
+                            annotations.append(AnnotationRow(objectID: file.previous?.objectID ?? row.id, namespace: Sidecar.namespace, key: "error",
+                                                             value: String(error.description.prefix(2000)), createdBy: "fairway-ingest"))
+                        }
+                    }
                     if let previous = file.previous {
                         row.id = previous.objectID
                         if previous.checksum == inspection.checksum {
@@ -59,7 +73,7 @@ struct RegistrationWriter {
                     } else {
                         newObjects.append(row)
                         for (key, value) in acquisition.metadata.sorted(by: { $0.key < $1.key }) {
-                            annotations.append(AnnotationRow(objectID: row.id, key: key, value: value, createdBy: acquisition.owner))
+                            annotations.append(AnnotationRow(objectID: row.id, namespace: "user", key: key, value: value, createdBy: acquisition.owner))
                         }
                     }
                 }
@@ -122,8 +136,18 @@ struct RegistrationWriter {
         if !annotations.isEmpty {
             try await transaction.query("""
                 INSERT INTO annotations (object_id, kind, namespace, key, value, created_by)
-                SELECT x.object_id, 'map', 'user', x.key, x.value, x.created_by
-                FROM jsonb_to_recordset(\(try Self.json(annotations))::jsonb) AS x(object_id uuid, key text, value text, created_by text)
+                SELECT x.object_id, 'map', x.namespace, x.key, x.value, x.created_by
+                FROM jsonb_to_recordset(\(try Self.json(annotations))::jsonb) AS x(object_id uuid, namespace text, key text, value text, created_by text)
+                ON CONFLICT DO NOTHING
+                """)
+        }
+        if !sidecar.isEmpty {
+            try await transaction.query("""
+                INSERT INTO annotations (investigation_id, study_id, assay_id, kind, namespace, key, value, created_by)
+                SELECT CASE WHEN x.level = 'investigation' THEN s.investigation_id END, CASE WHEN x.level = 'study' THEN s.id END,
+                       CASE WHEN x.level = 'assay' THEN y.id END, 'map', \(Sidecar.namespace), x.key, x.value, x.created_by
+                FROM jsonb_to_recordset(\(try Self.json(sidecar))::jsonb) AS x(assay_id uuid, level text, key text, value text, created_by text)
+                JOIN assays y ON y.id = x.assay_id JOIN studies s ON s.id = y.study_id
                 ON CONFLICT DO NOTHING
                 """)
         }
@@ -230,12 +254,13 @@ struct FileRow: Encodable {
 
 struct AnnotationRow: Encodable {
     let object_id: UUID
+    let namespace: String
     let key: String
     let value: String
     let created_by: String
 
-    init(objectID: UUID, key: String, value: String, createdBy: String) {
-        object_id = objectID; self.key = key; self.value = value; created_by = createdBy
+    init(objectID: UUID, namespace: String, key: String, value: String, createdBy: String) {
+        object_id = objectID; self.namespace = namespace; self.key = key; self.value = value; created_by = createdBy
     }
 }
 

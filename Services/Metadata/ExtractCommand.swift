@@ -1,6 +1,7 @@
 import ArgumentParser
 import FairwayImaging
 import FairwayMetadata
+import FairwayXML
 import Foundation
 
 /// `fairway-metadata extract FILE`: the metadata of one file, no bus and no database — what
@@ -12,8 +13,11 @@ struct ExtractCommand: ParsableCommand {
         discussion: """
         Reads OME-XML when present (libxml2 with the network off, no DTD, no entity substitution), \
         otherwise the ImageJ description and baseline TIFF tags. Physical sizes are in µm, \
-        wavelengths in nm, the time increment in s. Exit status: 0 printed; 1 the file or its \
-        metadata cannot be read (one line on stderr); 64 bad arguments.
+        wavelengths in nm, the time increment in s. With FAIRWAY_OME_XSD set to an OME XSD file \
+        on this host (e.g. ome-2016-06.xsd), OME-XML that does not validate against it is refused; \
+        the schema and its imports are read from local files only. Exit status: 0 printed; 1 the \
+        file or its metadata cannot be read, or the schema cannot be loaded (one line on stderr); \
+        64 bad arguments.
         """
     )
 
@@ -25,9 +29,18 @@ struct ExtractCommand: ParsableCommand {
                                 "timeIncrement", "instrument", "experimenter", "software"]
 
     func run() throws {
+        var schema: XMLSchema?
+        if let xsd = ProcessInfo.processInfo.environment["FAIRWAY_OME_XSD"], !xsd.isEmpty {
+            do {
+                schema = try XMLSchema(path: xsd)
+            } catch {
+                FileHandle.standardError.write(Data("fairway-metadata: FAIRWAY_OME_XSD=\(xsd): cannot load the schema: \(error.description.replacingOccurrences(of: "\n", with: " "))\n".utf8))
+                throw ExitCode(1)
+            }
+        }
         let metadata: ImageMetadata
         do {
-            metadata = try MetadataExtractor.extract(path: file)
+            metadata = try MetadataExtractor.extract(path: file, schema: schema)
         } catch {
             FileHandle.standardError.write(Data("fairway-metadata: \(error.description.replacingOccurrences(of: "\n", with: " "))\n".utf8))
             throw ExitCode(1)

@@ -1,10 +1,17 @@
-/// A file name checked against the facility's naming rules: flagged, never rejected.
+/// A file name checked against the facility's naming rules: flagged, never rejected. With the
+/// investigation's pattern, the fields it names become annotations.
 public struct FileNaming: Codable, Sendable, Equatable {
     public var name: String
     /// Each rule the name breaks, in words.
     public var flags: [String]
     /// The ISO-8601 date found in the name (yyyy-MM-dd), if any.
     public var date: String?
+    /// The investigation's naming pattern, when it has one.
+    public var pattern: String?
+    /// What the pattern took from the name.
+    public var fields: [String: String]?
+    /// Why the name does not follow the pattern (also listed in `flags`).
+    public var mismatch: String?
 
     public static let maxLength = 128
 
@@ -19,6 +26,19 @@ public struct FileNaming: Codable, Sendable, Equatable {
         date = Self.isoDate(in: fileName)
         if date == nil { flags.append("no ISO-8601 date (yyyy-MM-dd)") }
         self.flags = flags
+    }
+
+    /// The name read with a pattern: its fields, or a flag saying where it departs from it.
+    public init(fileName: String, pattern: NamingPattern?) {
+        self.init(fileName: fileName)
+        guard let pattern else { return }
+        self.pattern = pattern.pattern
+        switch pattern.match(fileName: fileName) {
+        case .matched(let values): fields = values
+        case .mismatch(let reason):
+            mismatch = reason
+            flags.append("does not follow the naming pattern: \(reason)")
+        }
     }
 
     /// The first yyyy-MM-dd with a plausible month and day.

@@ -1,11 +1,12 @@
 public import FairwayImaging
-import FairwayXML
+public import FairwayXML
 import Foundation
 
 /// Reads the metadata of a TIFF-family file: OME-XML when present (parsed by the hardened
 /// libxml2 wrapper), otherwise the ImageJ description and baseline tags.
 public enum MetadataExtractor {
-    public static func extract(path: String, fileName: String? = nil, limits: TIFFLimits = TIFFLimits()) throws(TIFFError) -> ImageMetadata {
+    /// With a `schema`, OME-XML that does not validate against it is refused.
+    public static func extract(path: String, fileName: String? = nil, limits: TIFFLimits = TIFFLimits(), schema: XMLSchema? = nil) throws(TIFFError) -> ImageMetadata {
         let reader = try TIFFReader(path: path, limits: limits)
         let image = try SourceImage.inspect(reader)
         for directory in image.directories { try reader.checkDataWithinFile(directory.index) }
@@ -23,7 +24,11 @@ public enum MetadataExtractor {
         )
         if image.kind == .ome, let description = image.directories.first?.description {
             do {
-                try OMEMetadata.read(description, into: &metadata)
+                try OMEMetadata.read(description, into: &metadata, schema: schema)
+            } catch let invalid as OMEMetadata.SchemaInvalid {
+                let more = invalid.errors.count - 1
+                let further = more == 0 ? "" : " (and \(invalid.errors.count == XMLSchema.maxErrors ? "at least " : "")\(more) more error\(more == 1 ? "" : "s"))"
+                throw TIFFError("\(path): OME-XML does not validate against \(invalid.schema): \(invalid.errors[0])\(further)")
             } catch {
                 throw TIFFError("\(path): OME-XML: \(error)")
             }
@@ -56,9 +61,15 @@ public enum MetadataExtractor {
 /// The OME-XML elements the metadata step reads (2016-06 schema names), units normalised.
 enum OMEMetadata {
     struct Invalid: Error, CustomStringConvertible { let description: String }
+    /// The schema's errors: never empty.
+    struct SchemaInvalid: Error { let schema: String; let errors: [XMLError] }
 
-    static func read(_ text: String, into metadata: inout ImageMetadata) throws -> Void {
+    static func read(_ text: String, into metadata: inout ImageMetadata, schema: XMLSchema? = nil) throws -> Void {
         let document = try XMLDocument(parsing: text)
+        if let schema {
+            let errors = schema.validate(document)
+            if !errors.isEmpty { throw SchemaInvalid(schema: schema.path, errors: errors) }
+        }
         let root = document.root
         guard root.name == "OME" else { throw Invalid(description: "root element is \(root.name.prefix(40)), not OME") }
         guard let image = root.first("Image"), let pixels = image.first("Pixels") else { throw Invalid(description: "no Image with Pixels") }

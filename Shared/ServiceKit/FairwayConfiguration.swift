@@ -25,6 +25,7 @@ public struct FairwayConfiguration: Sendable {
         ("FAIRWAY_EXTERNAL_CONVERTER", "converter: optional command for formats libtiff cannot read, run without a shell, {input} and {output} replaced, e.g. 'bfconvert -noflat -pyramid-resolutions 4 -tilex 512 -tiley 512 {input} {output}'"),
         ("FAIRWAY_EXTERNAL_CONVERTER_FORMATS", "converter: formats handed to that command (default czi,lif,nd2,vsi,ims,oib,oir,dv)"),
         ("FAIRWAY_EXTERNAL_CONVERTER_TIMEOUT", "converter: time after which that command is killed, e.g. 30m (default 1h)"),
+        ("FAIRWAY_OME_XSD", "metadata: optional OME XML schema file (e.g. ome-2016-06.xsd) that every OME-XML must validate against; loaded with the network off"),
         ("FAIRWAY_CONFIG_FILE", "optional file of KEY=VALUE lines for any of these; the environment wins"),
     ]
 

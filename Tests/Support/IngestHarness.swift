@@ -15,6 +15,7 @@ public final class IngestHarness: @unchecked Sendable {
     public let landing: URL
     public let derived: URL
     public private(set) var converter: ChildProcess?
+    public private(set) var metadata: ChildProcess?
     public let zone: String
     public let port: Int
     public let quietPeriod: String
@@ -36,7 +37,7 @@ public final class IngestHarness: @unchecked Sendable {
         self.zone = zone
         port = freePort()
         self.quietPeriod = quietPeriod
-        observer = broker.consumer(service: "observer", keys: [RoutingKey.objectRegistered.rawValue, RoutingKey.objectConverted.rawValue])
+        observer = broker.consumer(service: "observer", keys: [RoutingKey.objectRegistered.rawValue, RoutingKey.objectConverted.rawValue, RoutingKey.metadataExtracted.rawValue])
         let observer = observer, collected = collected
         observerTask = Task {
             try await withRunningServices([observer]) {
@@ -136,23 +137,32 @@ public final class IngestHarness: @unchecked Sendable {
 
     /// Starts fairway-converter (as the fairway_converter role) and waits until it is ready.
     public func startConverter(_ environment: [String: String] = [:]) async throws {
-        var url = URLComponents(string: try TestEnvironment.require("FAIRWAY_CONVERTER_DATABASE_URL"))!
+        converter = try await startService("converter", environment)
+    }
+
+    /// Starts fairway-metadata (as the fairway_metadata role) and waits until it is ready.
+    public func startMetadata(_ environment: [String: String] = [:]) async throws {
+        metadata = try await startService("metadata", environment)
+    }
+
+    private func startService(_ name: String, _ environment: [String: String]) async throws -> ChildProcess {
+        var url = URLComponents(string: try TestEnvironment.require("FAIRWAY_\(name.uppercased())_DATABASE_URL"))!
         url.path = "/\(database.name)"
         let port = freePort()
-        let converter = try ChildProcess(try TestEnvironment.executable("fairway-converter"), ["serve"], environment: [
+        let process = try ChildProcess(try TestEnvironment.executable("fairway-\(name)"), ["serve"], environment: [
             "FAIRWAY_DATABASE_URL": url.string!,
             "FAIRWAY_AMQP_URL": try TestEnvironment.amqpURL,
             "FAIRWAY_BROKER_NAMESPACE": broker.names.namespace,
             "FAIRWAY_HTTP_PORT": "\(port)",
             "FAIRWAY_LOG_FORMAT": "json",
         ].merging(environment) { $1 })
-        self.converter = converter
         let ready = try await eventually(timeout: .seconds(30), every: .milliseconds(100)) {
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/readyz")
             request.method = .GET
             return (try? await Self.http.execute(request, timeout: .seconds(5)).status.code) == 200
         }
-        guard ready else { throw TestSetupError("fairway-converter did not become ready: \(converter.output.suffix(3000))") }
+        guard ready else { throw TestSetupError("fairway-\(name) did not become ready: \(process.output.suffix(3000))") }
+        return process
     }
 
     public func convertedMessages() async -> [(messageID: String?, payload: ObjectConverted)] { await collected.converted }
@@ -162,12 +172,20 @@ public final class IngestHarness: @unchecked Sendable {
         return await collected.converted
     }
 
+    public func extractedMessages() async -> [(messageID: String?, payload: MetadataExtracted)] { await collected.extracted }
+
+    public func waitForExtracted(_ count: Int, timeout: Duration = .seconds(60)) async throws -> [(messageID: String?, payload: MetadataExtracted)] {
+        _ = try await eventually(timeout: timeout) { await self.collected.extracted.count >= count }
+        return await collected.extracted
+    }
+
     public func tearDown() async {
+        if let metadata { metadata.terminate(); _ = await metadata.status() }
         if let converter { converter.terminate(); _ = await converter.status() }
         if let service { service.terminate(); _ = await service.status() }
         observer.shutdown()
         _ = try? await observerTask?.value
-        await broker.cleanUp(services: ["ingest", "converter", "observer"])
+        await broker.cleanUp(services: ["ingest", "converter", "metadata", "observer"])
         await database.drop()
         try? FileManager.default.removeItem(at: landing)
         try? FileManager.default.removeItem(at: derived)
@@ -249,8 +267,13 @@ public final class IngestHarness: @unchecked Sendable {
 private actor Collected {
     var messages: [(messageID: String?, payload: ObjectRegistered)] = []
     var converted: [(messageID: String?, payload: ObjectConverted)] = []
+    var extracted: [(messageID: String?, payload: MetadataExtracted)] = []
     func add(_ delivery: AMQPDelivery) {
-        if delivery.properties.type == RoutingKey.objectConverted.rawValue {
+        if delivery.properties.type == RoutingKey.metadataExtracted.rawValue {
+            if let payload = try? MessageCodec.decode(MetadataExtracted.self, from: delivery.body, amqpType: delivery.properties.type) {
+                extracted.append((delivery.properties.messageID, payload))
+            }
+        } else if delivery.properties.type == RoutingKey.objectConverted.rawValue {
             if let payload = try? MessageCodec.decode(ObjectConverted.self, from: delivery.body, amqpType: delivery.properties.type) {
                 converted.append((delivery.properties.messageID, payload))
             }

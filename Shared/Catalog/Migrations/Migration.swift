@@ -21,6 +21,7 @@ public enum Migrations {
         InitialSchema.migration,
         IngestSchema.migration,
         ConverterSchema.migration,
+        MetadataSchema.migration,
     ]
 
     /// Identifies the whole list: tests name their template database after it.

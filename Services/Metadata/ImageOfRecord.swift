@@ -1,0 +1,38 @@
+import Foundation
+
+/// What the catalog knows about the image an `object.converted` names, and about the file the
+/// user registered (its name is what naming rules judge).
+struct ImageOfRecord: Decodable, Sendable {
+    let id: UUID
+    let state: String
+    let version: Int
+    let logicalPath: String
+    let sourceID: UUID
+    let sourceLogicalPath: String
+    let sourceState: String
+    let acquiredAt: String?
+    let investigation: String
+    let study: String
+    let assay: String
+    let namingPattern: String?
+    let physicalPath: String?
+
+    /// The registered file's own name, without its folders.
+    var sourceFileName: String { String(sourceLogicalPath.split(separator: "/").last ?? Substring(sourceLogicalPath)) }
+
+    static let query = """
+        SELECT json_build_object(
+            'id', o.id, 'state', o.state, 'version', o.version, 'logicalPath', o.logical_path,
+            'sourceID', COALESCE(p.id, o.id), 'sourceLogicalPath', COALESCE(p.logical_path, o.logical_path),
+            'sourceState', COALESCE(p.state, o.state),
+            'acquiredAt', to_char(COALESCE(o.acquired_at, p.acquired_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+            'investigation', i.name, 'study', s.name, 'assay', y.name, 'namingPattern', i.naming_pattern,
+            'physicalPath', (SELECT r.physical_path FROM replicas r JOIN resources res ON res.id = r.resource_id
+                             WHERE r.object_id = o.id AND r.status = 'good' AND r.physical_path_bytes IS NULL
+                             ORDER BY res.role = 'cold', res.name LIMIT 1))::text
+        FROM objects o
+        LEFT JOIN objects p ON p.id = o.parent_id
+        JOIN assays y ON y.id = o.assay_id JOIN studies s ON s.id = y.study_id JOIN investigations i ON i.id = s.investigation_id
+        WHERE o.id = $1
+        """
+}
