@@ -128,7 +128,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["FairwayImaging", "FairwayTestSupport", crypto], path: "Tests/ImagingTests", swiftSettings: swiftSettings),
         .testTarget(name: "ConverterTests", dependencies: ["FairwayTestSupport", "FairwayImaging", "FairwayContracts", "FairwayAMQP", postgres], path: "Tests/ConverterTests", swiftSettings: swiftSettings),
         .testTarget(name: "MetadataTests", dependencies: ["FairwayTestSupport", "FairwayMetadata"], path: "Tests/MetadataTests", swiftSettings: swiftSettings),
-        .testTarget(name: "XMLTests", dependencies: ["FairwayXML"], path: "Tests/XMLTests", swiftSettings: swiftSettings),
+        .testTarget(name: "XMLTests", dependencies: ["FairwayXML", "FairwayTestSupport"], path: "Tests/XMLTests", swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["FairwayStorage", "FairwayContracts", crypto], path: "Tests/StorageTests", swiftSettings: swiftSettings),
         .testTarget(name: "IngestTests", dependencies: ["FairwayTestSupport", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", "FairwayStorage", postgres, httpClient, nioCore, crypto], path: "Tests/IngestTests", swiftSettings: swiftSettings),
         .testTarget(name: "AMQPTests", dependencies: ["FairwayAMQP", "FairwayTestSupport", "FairwayContracts", "FairwayCatalog", "FairwayServiceKit"], path: "Tests/AMQPTests", swiftSettings: swiftSettings),

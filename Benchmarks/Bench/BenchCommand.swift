@@ -11,7 +11,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fairway-bench",
         abstract: "Throughput of Fairway's AMQP kit and outbox relay (prints JSON lines, asserts nothing).",
-        subcommands: [DeclareQueue.self, AMQPPublish.self, AMQPConsume.self, OutboxRelayBench.self, PostgresLatencyBench.self]
+        subcommands: [DeclareQueue.self, AMQPPublish.self, AMQPConsume.self, OutboxRelayBench.self, PostgresLatencyBench.self, SearchBench.self]
     )
 }
 

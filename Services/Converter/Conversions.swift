@@ -57,13 +57,14 @@ enum ConversionOutcome: Sendable {
 struct Conversions: Sendable {
     let client: PostgresClient
     let settings: ConverterSettings
-    let slots: ConversionSlots
+    /// At most `settings.parallel` conversions at once: each already uses every core.
+    let slots: BlockingSlots
     let logger: Logger
 
     init(client: PostgresClient, settings: ConverterSettings, logger: Logger) {
         self.client = client
         self.settings = settings
-        slots = ConversionSlots(limit: settings.parallel)
+        slots = BlockingSlots(limit: settings.parallel)
         self.logger = logger
     }
 

@@ -103,7 +103,10 @@ struct CatalogViews: Sendable {
                     FROM object_versions v WHERE v.object_id = o.id), '[]'::json),
                 'annotations', COALESCE((SELECT json_agg(json_build_object(
                     'namespace', n.namespace, 'key', n.key, 'value', n.value, 'kind', n.kind) ORDER BY n.namespace, n.key)
-                    FROM annotations n WHERE n.object_id = o.id), '[]'::json)
+                    FROM annotations n WHERE n.object_id = o.id), '[]'::json),
+                'image', (SELECT CASE WHEN m.status = 'failed' THEN json_build_object('error', m.error, 'extractedAt', m.extracted_at)
+                                      ELSE json_build_object('metadata', m.record, 'missingFields', m.missing_fields, 'extractedAt', m.extracted_at) END
+                          FROM image_metadata m WHERE m.object_id = o.id)
             )::text
             FROM objects o
             JOIN assays y ON y.id = o.assay_id JOIN studies s ON s.id = y.study_id JOIN investigations i ON i.id = s.investigation_id

@@ -22,14 +22,14 @@ enum DescriptionOutcome: Sendable {
 struct Descriptions: Sendable {
     let client: PostgresClient
     let schema: XMLSchema?
+    /// Files read at once, on threads of their own: a large OME-XML is parsed in memory.
+    let slots = BlockingSlots(limit: 2 * ProcessInfo.processInfo.activeProcessorCount)
     let logger: Logger
 
     func prepare(_ envelope: Envelope<ObjectConverted>) async throws -> DescriptionOutcome {
         let message = envelope.payload
-        var binds = PostgresBindings()
-        binds.append(message.objectID)
         var image: ImageOfRecord?
-        for try await json in try await client.query(PostgresQuery(unsafeSQL: ImageOfRecord.query, binds: binds), logger: logger).decode(String.self) {
+        for try await json in try await client.execute(ImageOfRecord.Load(id: message.objectID), logger: logger) {
             image = try JSONDecoder().decode(ImageOfRecord.self, from: Data(json.utf8))
         }
         guard let image else { throw PermanentFailure("object \(message.objectID) is not in the catalog") }
@@ -43,10 +43,10 @@ struct Descriptions: Sendable {
             logger.warning("naming pattern not usable", metadata: ["investigation": "\(image.investigation)", "error": "\(error)"])
             pattern = nil
         }
-        let schema = schema
-        let result: Result<ImageMetadata, TIFFError> = await Task.detached {
-            Result { () throws(TIFFError) in try MetadataExtractor.extract(path: path, fileName: image.sourceFileName, schema: schema) }
-        }.value
+        let schema = schema, name = image.sourceFileName
+        let result: Result<ImageMetadata, TIFFError> = await slots.run { () -> Result<ImageMetadata, TIFFError> in
+            Result { () throws(TIFFError) in try MetadataExtractor.extract(path: path, fileName: name, schema: schema) }
+        }
         switch result {
         case .success(var metadata):
             metadata.naming = FileNaming(fileName: image.sourceFileName, pattern: pattern)
@@ -56,28 +56,51 @@ struct Descriptions: Sendable {
         }
     }
 
-    func record(_ envelope: Envelope<ObjectConverted>, _ outcome: DescriptionOutcome, _ transaction: CatalogTransaction) async throws {
-        switch outcome {
-        case .skipped(let why):
-            logger.debug("nothing to describe", metadata: ["object": "\(envelope.payload.objectID)", "why": "\(why)"])
-        case .failed(let image, let reason):
-            guard try await stillConverted(image, transaction) else { return }
-            try await MetadataRecord.failure(object: image.id, fileName: image.sourceFileName, reason: reason, in: transaction)
-            logger.warning("metadata not extracted", metadata: ["object": "\(image.id)", "reason": "\(reason)"])
-        case .described(let image, let metadata):
-            guard try await stillConverted(image, transaction) else { return }
-            let missing = try await MetadataRecord.store(metadata, image: image, in: transaction)
+    /// Records a batch of outcomes in the inbox transaction of their messages.
+    func record(_ batch: [(Envelope<ObjectConverted>, DescriptionOutcome)], _ transaction: CatalogTransaction) async throws {
+        var latest: [UUID: (envelope: Envelope<ObjectConverted>, image: ImageOfRecord, outcome: DescriptionOutcome)] = [:]
+        for (envelope, outcome) in batch {
+            switch outcome {
+            case .skipped(let why):
+                logger.debug("nothing to describe", metadata: ["object": "\(envelope.payload.objectID)", "why": "\(why)"])
+            case .failed(let image, _), .described(let image, _): latest[image.id] = (envelope, image, outcome)
+            }
+        }
+        guard !latest.isEmpty else { return }
+        // Locked in id order (no deadlock between replicas); a newer conversion or version since
+        // the file was read makes its result stale.
+        var current = Set<UUID>()
+        let ids = latest.keys.sorted { $0.uuidString < $1.uuidString }
+        for try await (id, version, state) in try await transaction.query("""
+            SELECT id, version, state FROM objects WHERE id = ANY(\(ids)::uuid[]) ORDER BY id FOR UPDATE
+            """).decode((UUID, Int, String).self) where state == "converted" && latest[id]?.image.version == version {
+            current.insert(id)
+        }
+        var described: [(metadata: ImageMetadata, image: ImageOfRecord)] = [], envelopes: [Envelope<ObjectConverted>] = []
+        var failed: [(image: ImageOfRecord, reason: String)] = []
+        for id in ids {
+            guard let entry = latest[id] else { continue }
+            guard current.contains(id) else {
+                logger.info("description not recorded: the object moved on", metadata: ["object": "\(id)"])
+                continue
+            }
+            switch entry.outcome {
+            case .described(_, let metadata):
+                described.append((metadata, entry.image))
+                envelopes.append(entry.envelope)
+            case .failed(_, let reason):
+                failed.append((entry.image, reason))
+                logger.warning("metadata not extracted", metadata: ["object": "\(id)", "reason": "\(reason)"])
+            case .skipped:
+                break
+            }
+        }
+        try await MetadataRecord.failures(failed, in: transaction)
+        let missing = try await MetadataRecord.store(described, in: transaction)
+        for ((_, image), (envelope, fields)) in zip(described, zip(envelopes, missing)) {
             transaction.emit(Envelope(correlationID: envelope.correlationID, payload: MetadataExtracted(
-                objectID: image.id, complete: missing.isEmpty, missingFields: missing
+                objectID: image.id, complete: fields.isEmpty, missingFields: fields
             )))
         }
-    }
-
-    /// Locks the object; a newer conversion or a concurrent description makes this result stale.
-    private func stillConverted(_ image: ImageOfRecord, _ transaction: CatalogTransaction) async throws -> Bool {
-        let rows = try await transaction.query("SELECT version, state FROM objects WHERE id = \(image.id) FOR UPDATE").decode((Int, String).self)
-        for try await (version, state) in rows where version == image.version && state == "converted" { return true }
-        logger.info("description not recorded: the object moved on", metadata: ["object": "\(image.id)"])
-        return false
     }
 }

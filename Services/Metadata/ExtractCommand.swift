@@ -23,6 +23,13 @@ struct ExtractCommand: ParsableCommand {
 
     @Argument(help: "The file to read.") var file: String
     @Flag(help: "Print one JSON object (keys with unknown values are null).") var json = false
+    @Option(help: "A file-naming pattern to read the name with, e.g. '{date:yyyy-MM-dd}_{sample}_v{version}'.") var namingPattern: String?
+
+    func validate() throws {
+        if let namingPattern {
+            do { _ = try NamingPattern(namingPattern) } catch { throw ValidationError("--naming-pattern: \(error.description)") }
+        }
+    }
 
     /// Keys always present in the JSON, null when the file does not say.
     static let alwaysPresent = ["imageName", "acquisitionDate", "physicalSizeX", "physicalSizeY", "physicalSizeZ",
@@ -38,9 +45,12 @@ struct ExtractCommand: ParsableCommand {
                 throw ExitCode(1)
             }
         }
-        let metadata: ImageMetadata
+        var metadata: ImageMetadata
         do {
             metadata = try MetadataExtractor.extract(path: file, schema: schema)
+            if let namingPattern {
+                metadata.naming = FileNaming(fileName: metadata.naming.name, pattern: try? NamingPattern(namingPattern))
+            }
         } catch {
             FileHandle.standardError.write(Data("fairway-metadata: \(error.description.replacingOccurrences(of: "\n", with: " "))\n".utf8))
             throw ExitCode(1)

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 
 /// What the catalog knows about the image an `object.converted` names, and about the file the
 /// user registered (its name is what naming rules judge).
@@ -19,6 +20,19 @@ struct ImageOfRecord: Decodable, Sendable {
 
     /// The registered file's own name, without its folders.
     var sourceFileName: String { String(sourceLogicalPath.split(separator: "/").last ?? Substring(sourceLogicalPath)) }
+
+    /// Prepared once per connection: planning this join costs more than running it.
+    struct Load: PostgresPreparedStatement {
+        typealias Row = String
+        let id: UUID
+        static let sql = ImageOfRecord.query
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings()
+            bindings.append(id)
+            return bindings
+        }
+        func decodeRow(_ row: PostgresRow) throws -> String { try row.decode(String.self) }
+    }
 
     static let query = """
         SELECT json_build_object(

@@ -10,7 +10,7 @@ struct MetadataCommand: AsyncParsableCommand {
         commandName: "fairway-metadata",
         abstract: "Extracts OME-XML and TIFF metadata into annotations and machine tags; checks mandatory fields.",
         discussion: FairwayConfiguration.helpText,
-        subcommands: [Serve.self, ExtractCommand.self],
+        subcommands: [Serve.self, ExtractCommand.self, BenchmarkCommand.self],
         defaultSubcommand: Serve.self
     )
 
@@ -29,9 +29,10 @@ struct MetadataCommand: AsyncParsableCommand {
                 let descriptions = Descriptions(client: context.postgres, schema: schema, logger: context.logger)
                 // object.converted (a derived OME-TIFF, or a source that already was one) → image
                 // metadata, annotations, machine tags and naming fields on the image of record, or
-                // the object marked failed with the reason → metadata.extracted
+                // the object marked failed with the reason → metadata.extracted. Each file is read on
+                // its own; what was read meanwhile is recorded in one transaction (group commit).
                 var messages = MessageRoutes()
-                messages.on(ObjectConverted.self, prepare: descriptions.prepare, apply: descriptions.record)
+                messages.onBatches(ObjectConverted.self, prepare: descriptions.prepare, apply: descriptions.record)
                 return ServiceParts(messages: messages)
             }.run()
         }

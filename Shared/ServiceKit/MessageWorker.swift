@@ -1,7 +1,7 @@
 public import FairwayAMQP
 public import FairwayCatalog
 public import FairwayContracts
-import Foundation
+public import Foundation
 public import Logging
 import Metrics
 public import ServiceLifecycle
@@ -18,10 +18,13 @@ public struct PermanentFailure: Error, CustomStringConvertible {
 public struct MessageRoutes: Sendable {
     typealias Apply = @Sendable (AMQPDelivery, UUID, (any Sendable)?, CatalogTransaction) async throws -> Void
     typealias Prepare = @Sendable (AMQPDelivery, UUID) async throws -> any Sendable
+    typealias ApplyBatch = @Sendable ([PreparedDelivery], CatalogTransaction) async throws -> Void
     struct Route: Sendable {
         /// Slow work done before the transaction (a conversion), skipped for messages already consumed.
         var prepare: Prepare?
         var apply: Apply
+        /// Several prepared messages recorded in one transaction (group commit), when the route allows it.
+        var applyBatch: ApplyBatch?
     }
     var routes: [String: Route] = [:]
     /// Keys whose producers may be outside Fairway and may omit `message_id`.
@@ -58,6 +61,40 @@ public struct MessageRoutes: Sendable {
         )
     }
 
+    /// Messages whose effects are cheap next to a transaction's cost (a few rows each): `prepare`
+    /// runs per message outside any transaction as above; the prepared messages ready at the same
+    /// time (up to `MessageRoutes.maxBatch`) are then recorded together, inbox rows included, in one
+    /// transaction. Should that transaction fail, each message is recorded again on its own, so one
+    /// bad message is retried or dead-lettered alone.
+    public mutating func onBatches<Payload: FairwayMessage, Prepared: Sendable>(
+        _ type: Payload.Type,
+        prepare: @escaping @Sendable (Envelope<Payload>) async throws -> Prepared,
+        apply: @escaping @Sendable ([(Envelope<Payload>, Prepared)], CatalogTransaction) async throws -> Void
+    ) {
+        if Payload.acceptsExternalProducers { external.insert(Payload.routingKey.rawValue) }
+        let applyBatch: ApplyBatch = { items, transaction in
+            var batch: [(Envelope<Payload>, Prepared)] = []
+            for item in items {
+                guard let prepared = item.prepared as? Prepared else { throw PermanentFailure("internal: prepared value of the wrong type") }
+                batch.append((try Self.envelope(Payload.self, item.delivery, item.messageID), prepared))
+            }
+            try await apply(batch, transaction)
+        }
+        routes[Payload.routingKey.rawValue] = Route(
+            prepare: { delivery, messageID in try await prepare(try Self.envelope(Payload.self, delivery, messageID)) },
+            apply: { delivery, messageID, prepared, transaction in
+                try await applyBatch([PreparedDelivery(delivery: delivery, messageID: messageID, prepared: prepared)], transaction)
+            },
+            applyBatch: applyBatch
+        )
+    }
+
+    /// The most messages recorded in one transaction by a batched route.
+    public static let maxBatch = 64
+
+    /// Whether some route records messages in batches (the worker then keeps more of them in flight).
+    public var batches: Bool { routes.values.contains { $0.applyBatch != nil } }
+
     private static func envelope<Payload: FairwayMessage>(_: Payload.Type, _ delivery: AMQPDelivery, _ messageID: UUID) throws -> Envelope<Payload> {
         let payload = try MessageCodec.decode(Payload.self, from: delivery.body, amqpType: delivery.properties.type ?? delivery.routingKey)
         return Envelope(
@@ -88,10 +125,17 @@ public final class MessageWorker: Service, Sendable {
     private let configuration: Configuration
     private let logger: Logger
 
+    private let committers: [String: GroupCommit<PreparedDelivery>]
+
     public init(consumer: AMQPConsumer, publisher: AMQPPublisher, catalog: Catalog, routes: MessageRoutes,
                 names: FairwayBrokerNames, configuration: Configuration = .init(), logger: Logger) {
         self.consumer = consumer; self.publisher = publisher; self.catalog = catalog; self.routes = routes
         self.names = names; self.configuration = configuration; self.logger = logger
+        var committers: [String: GroupCommit<PreparedDelivery>] = [:]
+        for (key, route) in routes.routes {
+            if let apply = route.applyBatch { committers[key] = GroupCommit(catalog: catalog, routingKey: key, messageID: \.messageID, apply: apply) }
+        }
+        self.committers = committers
     }
 
     public func run() async throws {
@@ -127,6 +171,25 @@ public final class MessageWorker: Service, Sendable {
                 throw PermanentFailure("no handler for message type '\(key.prefix(64))' in \(catalog.service)")
             }
             var prepared: (any Sendable)?
+            if let batch = route.applyBatch, let prepare = route.prepare, let committer = committers[key] {
+                // No inbox lookup first: batched routes prepare cheaply, and the batch's inbox
+                // insert turns a redelivery into no effect anyway.
+                let item = PreparedDelivery(delivery: delivery, messageID: messageID, prepared: try await prepare(delivery, messageID))
+                do {
+                    try await committer.commit(item)
+                } catch {
+                    // The batch failed as a whole: this message alone, with its own retries.
+                    logger.debug("batch not recorded; recording the message alone", metadata: ["error": "\(error)"])
+                    _ = try await catalog.consumeOnce(messageID: messageID, routingKey: key) { transaction in
+                        try await batch([item], transaction)
+                    }
+                }
+                delivery.ack()
+                Counter(label: "fairway_messages_consumed_total", dimensions: [("key", key), ("outcome", "ok")]).increment()
+                Timer(label: "fairway_message_processing_seconds", dimensions: [("key", key)], preferredDisplayUnit: .seconds)
+                    .record(duration: ContinuousClock.now - started)
+                return
+            }
             if let prepare = route.prepare {
                 if try await catalog.hasConsumed(messageID: messageID) {
                     logger.debug("duplicate delivery ignored", metadata: ["message_id": "\(messageID)"])
@@ -180,6 +243,73 @@ public final class MessageWorker: Service, Sendable {
             logger.error("dead-lettering failed; message requeued", metadata: ["error": "\(error)"])
             try? await Task.sleep(for: configuration.retryBackoff)
             delivery.nack(requeue: true)
+        }
+    }
+}
+
+/// A delivery whose slow part is done, waiting to be recorded.
+struct PreparedDelivery: Sendable {
+    let delivery: AMQPDelivery
+    let messageID: UUID
+    let prepared: (any Sendable)?
+}
+
+/// Group commit: items prepared while a transaction is running wait for the next one, which
+/// records them all with their inbox rows (an item whose message is already in the inbox has no
+/// effect). One per batched route in the worker; benchmarks drive it directly.
+public actor GroupCommit<Item: Sendable> {
+    public typealias Apply = @Sendable ([Item], CatalogTransaction) async throws -> Void
+    private let catalog: Catalog
+    private let routingKey: String
+    private let messageID: @Sendable (Item) -> UUID
+    private let apply: Apply
+    private var waiting: [(item: Item, done: CheckedContinuation<Void, any Error>)] = []
+    /// Transactions under way. Two overlap: one commits while the next is written.
+    private var committing = 0
+    private static var maxCommitting: Int { 2 }
+
+    public init(catalog: Catalog, routingKey: String, messageID: @escaping @Sendable (Item) -> UUID, apply: @escaping Apply) {
+        self.catalog = catalog; self.routingKey = routingKey; self.messageID = messageID; self.apply = apply
+    }
+
+    /// Returns once the item's effect is committed (or was already); throws when its batch failed.
+    public func commit(_ item: Item) async throws {
+        try await withCheckedThrowingContinuation { done in
+            waiting.append((item, done))
+            if committing < Self.maxCommitting {
+                committing += 1
+                Task { await self.drain() }
+            }
+        }
+    }
+
+    private func drain() async {
+        while !waiting.isEmpty {
+            let batch = Array(waiting.prefix(MessageRoutes.maxBatch))
+            waiting.removeFirst(batch.count)
+            do {
+                try await record(batch.map(\.item))
+                for entry in batch { entry.done.resume() }
+            } catch {
+                for entry in batch { entry.done.resume(throwing: error) }
+            }
+        }
+        committing -= 1
+    }
+
+    private func record(_ items: [Item]) async throws {
+        let (catalog, routingKey, apply, messageID) = (catalog, routingKey, apply, messageID)
+        try await catalog.transaction { transaction in
+            var fresh = Set<UUID>()
+            let ids = items.map(messageID)
+            for try await id in try await transaction.query("""
+                INSERT INTO inbox (consumer, message_id, routing_key) SELECT \(catalog.service), id, \(routingKey) FROM unnest(\(ids)::uuid[]) AS m(id)
+                ON CONFLICT DO NOTHING RETURNING message_id
+                """).decode(UUID.self) { fresh.insert(id) }
+            // Two deliveries of one message in the same batch: the first one counts.
+            var seen = Set<UUID>()
+            let effective = items.filter { fresh.contains(messageID($0)) && seen.insert(messageID($0)).inserted }
+            if !effective.isEmpty { try await apply(effective, transaction) }
         }
     }
 }

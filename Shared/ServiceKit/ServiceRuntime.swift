@@ -78,9 +78,14 @@ public struct ServiceRuntime: Sendable {
         var worker: MessageWorker?
         if let routes {
             amqp.connectionName = "\(service.executable) consumer"
+            var workerConfiguration = MessageWorker.Configuration()
+            if routes.batches {
+                // Group commit needs messages in flight to group: two batches' worth.
+                workerConfiguration.concurrency = 2 * MessageRoutes.maxBatch
+                amqp.prefetch = max(amqp.prefetch, UInt16(2 * MessageRoutes.maxBatch))
+            }
             let consumer = AMQPConsumer(configuration: amqp, topology: topology, queue: names.queue(service.rawValue), logger: logger)
             readiness.checks.append(.broker("rabbitmq-consumer", consumer.status))
-            var workerConfiguration = MessageWorker.Configuration()
             workerConfiguration.deliveryLimit = configuration.deliveryLimit
             worker = MessageWorker(consumer: consumer, publisher: publisher, catalog: catalog, routes: routes,
                                    names: names, configuration: workerConfiguration, logger: logger)

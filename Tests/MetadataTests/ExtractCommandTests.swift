@@ -131,4 +131,24 @@ import Testing
         #expect(FileNaming(fileName: String(repeating: "a", count: 129) + "_2026-01-31").flags == ["longer than 128 characters (140)"])
         #expect(FileNaming(fileName: "2026-13-40_x.tif").date == nil && FileNaming(fileName: "12026-01-31.tif").date == nil)
     }
+
+    @Test func aNamingPatternGivesFieldsOrAFlag() async throws {
+        let pattern = try NamingPattern("{date:yyyy-MM-dd}_{project}_{sample}_{creator}_{condition}_{type}_v{version:int}")
+        let good = FileNaming(fileName: "2026-11-02_NUC_hela_amartin_ctrl_RAW_v01.ome.tif", pattern: pattern)
+        #expect(good.fields == ["date": "2026-11-02", "project": "NUC", "sample": "hela", "creator": "amartin", "condition": "ctrl", "type": "RAW", "version": "01"])
+        #expect(good.flags.isEmpty && good.mismatch == nil && good.pattern == pattern.pattern)
+        let off = FileNaming(fileName: "2026-11-02_NUC_hela.ome.tif", pattern: pattern)
+        #expect(off.fields == nil && off.mismatch != nil)
+        #expect(off.flags.contains { $0.hasPrefix("does not follow the naming pattern: ") })
+
+        // Through the CLI, on a real file.
+        let made = try await cases("make_metadata_cases.py")
+        #expect(made["2025-03-14_rich.ome.tif"] != nil)
+        let result = try await TestEnvironment.run(try TestEnvironment.executable("fairway-metadata"),
+                                                   ["extract", "--json", "--naming-pattern", "{date:yyyy-MM-dd}_{sample}", folder.appendingPathComponent("2025-03-14_rich.ome.tif").path])
+        let json = (try? JSONSerialization.jsonObject(with: Data((result.output.split(separator: "\n").last.map(String.init) ?? "").utf8))) as? [String: Any] ?? [:]
+        #expect((json["naming"] as? [String: Any])?["fields"] as? [String: String] == ["date": "2025-03-14", "sample": "rich"], "\(result.output)")
+        let refused = try await TestEnvironment.run(try TestEnvironment.executable("fairway-metadata"), ["extract", "--naming-pattern", "{a}{b}", "x.tif"])
+        #expect(refused.status == 64 && refused.output.contains("--naming-pattern"), "\(refused.output)")
+    }
 }

@@ -72,7 +72,7 @@ import Testing
                        (SELECT json_object_agg(key, value) FROM annotations a WHERE a.object_id = o.id AND a.namespace = 'fairway/machine-tags') AS tags,
                        (SELECT json_object_agg(key, value) FROM annotations a WHERE a.object_id = o.id AND a.namespace = 'fairway/original-metadata') AS original,
                        (SELECT json_object_agg(key, value) FROM annotations a WHERE a.object_id = o.id AND a.namespace = 'fairway/naming') AS naming_fields,
-                       (SELECT value FROM annotations a WHERE a.object_id = o.id AND a.namespace = 'fairway/image' AND key = 'channel.1.name') AS channel1
+                       m.record -> 'channels' -> 1 ->> 'name' AS channel1
                 FROM objects o JOIN image_metadata m ON m.object_id = o.id WHERE o.logical_path LIKE '%2025-03-14_rich.ome.tif'
                 """).first)
             let expect = try #require(expected["2025-03-14_rich.ome.tif"]?["expect"] as? [String: Any])

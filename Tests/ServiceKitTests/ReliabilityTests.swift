@@ -22,7 +22,7 @@ struct CountingService {
 
     static let key = RoutingKey.acquisitionCompleted.rawValue
 
-    init(database: TestDatabase, broker: TestBroker, client: PostgresClient, prefetch: UInt16 = 64,
+    init(database: TestDatabase, broker: TestBroker, client: PostgresClient, prefetch: UInt16 = 64, batched: Bool = false,
          handler: (@Sendable (Envelope<AcquisitionCompleted>) throws -> Void)? = nil) {
         self.database = database
         self.broker = broker
@@ -31,18 +31,31 @@ struct CountingService {
         consumer = broker.consumer(keys: [Self.key], prefetch: prefetch)
         catalog = Catalog(client: client, service: "test", exchange: broker.names.exchange, logger: TestEnvironment.logger)
         var routes = MessageRoutes()
-        routes.on(AcquisitionCompleted.self) { envelope, transaction in
-            try handler?(envelope)
-            try await transaction.query("INSERT INTO test_effects (message_id, path) VALUES (\(envelope.messageID), \(envelope.payload.path))")
-        }
         var configuration = MessageWorker.Configuration()
+        if batched {
+            // As a service with group commit records them: each message's handler runs when its batch is written.
+            routes.onBatches(AcquisitionCompleted.self, prepare: { $0.payload.path }, apply: { items, transaction in
+                for (envelope, _) in items { try handler?(envelope) }
+                try await transaction.query("""
+                    INSERT INTO test_effects (message_id, path)
+                    SELECT * FROM unnest(\(items.map(\.0.messageID))::uuid[], \(items.map(\.1))::text[])
+                    """)
+            })
+            configuration.concurrency = 2 * MessageRoutes.maxBatch
+        } else {
+            routes.on(AcquisitionCompleted.self) { envelope, transaction in
+                try handler?(envelope)
+                try await transaction.query("INSERT INTO test_effects (message_id, path) VALUES (\(envelope.messageID), \(envelope.payload.path))")
+            }
+        }
         configuration.retryBackoff = .milliseconds(10)
         worker = MessageWorker(consumer: consumer, publisher: publisher, catalog: catalog, routes: routes,
                                names: broker.names, configuration: configuration, logger: TestEnvironment.logger)
     }
 
     static func prepare(_ client: PostgresClient) async throws {
-        try await client.query("CREATE TABLE test_effects (message_id uuid NOT NULL, path text NOT NULL)")
+        // The transaction that wrote each effect, to see which were committed together.
+        try await client.query("CREATE TABLE test_effects (message_id uuid NOT NULL, path text NOT NULL, tx bigint NOT NULL DEFAULT txid_current())")
     }
 
     var services: [any Service] { [publisher, consumer, worker] }
@@ -172,6 +185,49 @@ struct CountingService {
             #expect(letters[poison]?.properties.headers["x-fairway-attempts"] == .int(1), "permanent errors are not retried")
             #expect(letters[poison]?.properties.headers["x-fairway-original-routing-key"] == .string(CountingService.key))
             #expect(letters[poison]?.body == MessageCodec.encode(AcquisitionCompleted(zone: "z", path: "run/poison.tif")), "the body is kept as sent")
+        }
+        await broker.cleanUp()
+        await database.drop()
+    }
+}
+
+/// Group commit (`MessageRoutes.onBatches`): messages ready together share a transaction; a message
+/// that fails its batch is recorded again alone, so it alone is retried or dead-lettered and the
+/// others keep their effect, once each.
+@Suite(.serialized) struct GroupCommitTests {
+    @Test func batchesShareTransactionsAndAPoisonMessageFailsAlone() async throws {
+        let database = try await TestDatabase.create()
+        let broker = try TestBroker()
+        try await database.withClient { client throws in
+            try await CountingService.prepare(client)
+            let service = CountingService(database: database, broker: broker, client: client, prefetch: 256, batched: true) { envelope in
+                if envelope.payload.path.hasSuffix("poison.tif") { throw PermanentFailure("cannot record poison.tif") }
+            }
+            let dlq = broker.consumer(keys: [CountingService.key], queue: broker.names.deadLetterQueue("test"))
+            let (dead, effects, transactions) = try await withRunningServices(service.services + [dlq]) { () throws in
+                var messages = (0 ..< 400).map { service.message($0) }
+                var poison = service.message(400)
+                poison.body = MessageCodec.encode(AcquisitionCompleted(zone: "z", path: "run/poison.tif"))
+                messages.insert(poison, at: 200)
+                // A message delivered twice (a producer's retry): one effect.
+                messages.append(messages[10])
+                try await service.publishAll(messages)
+                var dead: AMQPDelivery?
+                for await delivery in dlq.deliveries {
+                    delivery.ack()
+                    dead = delivery
+                    break
+                }
+                #expect(try await eventually { try await service.effects().rows == 400 })
+                try await Task.sleep(for: .milliseconds(300))
+                var transactions = 0
+                for try await count in try await client.query("SELECT count(DISTINCT tx)::int FROM test_effects").decode(Int.self) { transactions = count }
+                return (dead, try await service.effects(), transactions)
+            }
+            #expect(effects.rows == 400 && effects.distinct == 400, "every good message once, the duplicate ignored: \(effects)")
+            #expect(dead?.properties.headers["x-fairway-error"]?.stringValue == "cannot record poison.tif")
+            #expect(dead?.properties.headers["x-fairway-attempts"] == .int(1))
+            #expect(transactions < 200, "400 effects in \(transactions) transactions: messages were grouped")
         }
         await broker.cleanUp()
         await database.drop()

@@ -1,3 +1,4 @@
+import FairwayTestSupport
 import FairwayXML
 import Foundation
 import Glibc
@@ -132,7 +133,7 @@ import Testing
     /// Imports and includes of URLs, direct or from an included local file, fail with the URL
     /// named; a listening socket on the port they name proves nothing even tried to connect.
     @Test func urlsInASchemaAreRefusedWithoutConnecting() throws {
-        let listener = try Listener()
+        let listener = LoopbackSocket(listening: true)
         let port = listener.port
         let urls = ["http://127.0.0.1:\(port)/x.xsd", "https://127.0.0.1:\(port)/x.xsd", "ftp://127.0.0.1:\(port)/x.xsd", "HTTP://127.0.0.1:\(port)/y.xsd"]
         var schemas: [(String, String, Int)] = []
@@ -167,7 +168,6 @@ import Testing
             """, 0))
         for (name, text, _) in schemas {
             let path = try write(name, text)
-            let started = ContinuousClock.now
             do {
                 _ = try XMLSchema(path: path)
                 Issue.record("\(name) loaded")
@@ -179,11 +179,10 @@ import Testing
                 #expect(error.line == (name.hasPrefix("import") ? 3 : name == "entity.xsd" ? nil : 2), "\(name): \(error)")
                 if name == "nested.xsd" { #expect(text.contains("remote-import.xsd"), "the file holding the import is named: \(error)") }
             }
-            #expect(ContinuousClock.now - started < .seconds(2), "\(name)")
         }
         #expect(listener.connectionsAttempted() == 0)
         // The check itself works: a connection made here is seen.
-        try listener.connectOnce()
+        #expect(listener.connectOnce())
         #expect(listener.connectionsAttempted() == 1)
     }
 
@@ -241,54 +240,5 @@ import Testing
         try #require(process.terminationStatus == 0, "\(python) cannot import ome_types (pip install ome-types): \(text.suffix(500))")
         try #require(FileManager.default.fileExists(atPath: text), "ome_types has no ome-2016-06.xsd at \(text)")
         return text
-    }
-}
-
-/// A TCP socket listening on a free port of 127.0.0.1, to see whether anything connected.
-private final class Listener {
-    let descriptor: Int32
-    let port: UInt16
-
-    init() throws {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(descriptor >= 0)
-        self.descriptor = descriptor
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
-        }
-        try #require(bound && listen(descriptor, 16) == 0 && fcntl(descriptor, F_SETFL, O_NONBLOCK) == 0, "\(String(cString: strerror(errno)))")
-        port = UInt16(bigEndian: address.sin_port)
-    }
-
-    deinit { close(descriptor) }
-
-    func connectOnce() throws {
-        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(client) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = port.bigEndian
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        try #require(connected, "\(String(cString: strerror(errno)))")
-    }
-
-    /// Connections the kernel completed (they queue even though nothing accepted them yet).
-    func connectionsAttempted() -> Int {
-        var count = 0
-        while true {
-            let connection = accept(descriptor, nil, nil)
-            if connection < 0 { break }
-            close(connection)
-            count += 1
-        }
-        return count
     }
 }
