@@ -30,7 +30,7 @@ struct SearchBench: AsyncParsableCommand {
                 ("words", [("text", "sample 417")]),
                 ("one month of acquisitions", [("from", "2025-02-01"), ("to", "2025-02-28")]),
                 ("investigation + study", [("investigation", "inv-3"), ("study", "study-3-4")]),
-                ("tag + words + dates, second page", [("tag", "microscope:Scope 7"), ("text", "sample"), ("from", "2024-01-01"), ("limit", "50")]),
+                ("tag + words + dates, 50 per page", [("tag", "microscope:Scope 7"), ("text", "sample"), ("from", "2024-01-01"), ("limit", "50")]),
             ]
             for (label, parameters) in queries {
                 let search = try CatalogSearch(parameters: parameters, zone: nil)

@@ -10,11 +10,21 @@ public enum ServiceName: String, Sendable, CaseIterable, Codable {
         switch self {
         case .ingest: [.acquisitionCompleted]
         case .converter: [.objectRegistered]
-        // OME-TIFF input is described straight from `object.registered`; everything else after conversion.
-        case .metadata: [.objectConverted, .objectRegistered]
+        // Only the image of record is described, and the converter names it for every input: a
+        // derived OME-TIFF, or (`inPlace`) a source that already was one. Describing OME-TIFF from
+        // `object.registered` would race the converter's pyramid policy and describe twice.
+        case .metadata: [.objectConverted]
         case .qc: [.metadataExtracted]
         case .retention: [.objectRegistered, .qcScored, .doiRegistered]
         case .doi: [.datasetPublishRequested]
+        }
+    }
+
+    /// Keys an earlier release bound to the service's queue and this one does not consume.
+    public var retiredKeys: [RoutingKey] {
+        switch self {
+        case .metadata: [.objectRegistered]
+        default: []
         }
     }
 

@@ -62,7 +62,7 @@ public struct ServiceRuntime: Sendable {
         let names = FairwayBrokerNames(namespace: configuration.brokerNamespace)
         let topology = names.serviceTopology(
             service: service.rawValue, routingKeys: service.consumedKeys.map(\.rawValue),
-            deliveryLimit: configuration.deliveryLimit
+            retiredKeys: service.retiredKeys.map(\.rawValue), deliveryLimit: configuration.deliveryLimit
         )
         var amqp = try AMQPConfiguration(url: amqpURL, connectionName: "\(service.executable) publisher")
         amqp.prefetch = configuration.prefetch

@@ -74,6 +74,31 @@ import Testing
         await broker.cleanUp()
     }
 
+    /// A key an earlier release bound and this one retired: the upgraded declaration removes the
+    /// binding, so messages with that key are no longer routed to the queue.
+    @Test func retiredKeysAreUnboundOnConnect() async throws {
+        let broker = try TestBroker()
+        let old = broker.publisher(keys: ["kept.key", "retired.key"])
+        try await withRunningServices([old]) { () throws in
+            #expect(try await eventually { old.status.isConnected })
+            try await old.publish(broker.message(Array("{}".utf8), key: "retired.key"))
+        }
+        let upgraded = AMQPPublisher(configuration: broker.configuration("upgraded"),
+                                     topology: broker.names.serviceTopology(service: "test", routingKeys: ["kept.key"], retiredKeys: ["retired.key"]),
+                                     logger: TestEnvironment.logger)
+        try await withRunningServices([upgraded]) { () throws in
+            #expect(try await eventually { upgraded.status.isConnected })
+            await #expect {
+                try await upgraded.publish(broker.message(Array("{}".utf8), key: "retired.key"))
+            } throws: { error in
+                if case .unroutable(let code, _) = error as? AMQPError { return code == 312 }
+                return false
+            }
+            try await upgraded.publish(broker.message(Array("{}".utf8), key: "kept.key"))
+        }
+        await broker.cleanUp()
+    }
+
     @Test func headersAndPropertiesSurviveTheRoundTrip() async throws {
         let broker = try TestBroker()
         let publisher = broker.publisher()

@@ -103,7 +103,7 @@ import Testing
 
     @Test func servicesConsumeWhatTheArchitectureDraws() {
         #expect(ServiceName.converter.consumedKeys == [.objectRegistered])
-        #expect(ServiceName.metadata.consumedKeys.contains(.objectConverted))
+        #expect(ServiceName.metadata.consumedKeys == [.objectConverted])
         #expect(ServiceName.qc.consumedKeys == [.metadataExtracted])
         #expect(ServiceName.doi.consumedKeys == [.datasetPublishRequested])
         #expect(Set(ServiceName.allCases.map(\.defaultHTTPPort)).count == 6)

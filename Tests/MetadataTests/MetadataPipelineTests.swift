@@ -111,6 +111,7 @@ import Testing
             }
             #expect(try await harness.count("SELECT count(*)::int FROM image_metadata WHERE status = 'failed'") >= 3)
             #expect(harness.metadata.map { kill($0.pid, 0) == 0 } == true, "the metadata service must still run")
+            #expect(harness.metadata?.output.contains("dead-lettered") == false, "every message the metadata step gets is its own")
 
             // The sidecar: study keys at the study, the rest at the assay.
             let sidecar = try await rows(harness, """

@@ -25,9 +25,12 @@ public struct AMQPTopology: Sendable, Equatable {
     public var exchanges: [Exchange]
     public var queues: [Queue]
     public var bindings: [Binding]
+    /// Bindings an earlier release declared and this one no longer wants: removed at each connect
+    /// (removing one that does not exist is harmless), so an upgraded queue stops receiving them.
+    public var unbindings: [Binding]
 
-    public init(exchanges: [Exchange] = [], queues: [Queue] = [], bindings: [Binding] = []) {
-        self.exchanges = exchanges; self.queues = queues; self.bindings = bindings
+    public init(exchanges: [Exchange] = [], queues: [Queue] = [], bindings: [Binding] = [], unbindings: [Binding] = []) {
+        self.exchanges = exchanges; self.queues = queues; self.bindings = bindings; self.unbindings = unbindings
     }
 }
 
@@ -49,7 +52,7 @@ public struct FairwayBrokerNames: Sendable, Equatable {
 
     /// A service's quorum queue bound to the keys it consumes, with its dead-letter queue.
     /// `deliveryLimit` is the broker's safety net: the worker dead-letters earlier with the error text.
-    public func serviceTopology(service: String, routingKeys: [String], deliveryLimit: Int = 5) -> AMQPTopology {
+    public func serviceTopology(service: String, routingKeys: [String], retiredKeys: [String] = [], deliveryLimit: Int = 5) -> AMQPTopology {
         let queue = queue(service)
         let dlq = deadLetterQueue(service)
         return AMQPTopology(
@@ -64,7 +67,8 @@ public struct FairwayBrokerNames: Sendable, Equatable {
                 .init(name: dlq, arguments: ["x-queue-type": .string("quorum")]),
             ],
             bindings: routingKeys.map { .init(queue: queue, exchange: exchange, routingKey: $0) }
-                + [.init(queue: dlq, exchange: deadLetterExchange, routingKey: queue)]
+                + [.init(queue: dlq, exchange: deadLetterExchange, routingKey: queue)],
+            unbindings: retiredKeys.map { .init(queue: queue, exchange: exchange, routingKey: $0) }
         )
     }
 }

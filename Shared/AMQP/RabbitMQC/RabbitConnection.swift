@@ -103,6 +103,11 @@ final class RabbitConnection {
                             arena.bytes(binding.routingKey), amqp_empty_table)
             try check(amqp_get_rpc_reply(state), "bind '\(binding.queue)' to '\(binding.exchange)' with '\(binding.routingKey)'")
         }
+        for binding in topology.unbindings {
+            amqp_queue_unbind(state, channel, arena.bytes(binding.queue), arena.bytes(binding.exchange),
+                              arena.bytes(binding.routingKey), amqp_empty_table)
+            try check(amqp_get_rpc_reply(state), "unbind '\(binding.queue)' from '\(binding.exchange)' with '\(binding.routingKey)'")
+        }
     }
 
     /// Passive declare: the queue's ready message count and consumer count, or a 404 error.
