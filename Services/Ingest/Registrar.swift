@@ -2,6 +2,7 @@ import Crypto
 import Dispatch
 import FairwayCatalog
 import FairwayContracts
+import FairwayMetadata
 import FairwayStorage
 import Foundation
 import Logging
@@ -232,6 +233,8 @@ final class Registrar: Service, Sendable {
         let logicalPath: String
         var previous: Previous?
         var inspection: FileInspection?
+        /// For a `fairway.yaml`, what it holds (read here, before the catalog transaction).
+        var sidecar: Swift.Result<[UserMetadata.Entry], KeyValueFileError>?
 
         struct Previous: Sendable {
             let objectID: UUID
@@ -366,6 +369,9 @@ final class Registrar: Service, Sendable {
             case .success(let inspection)?:
                 checksummedBytes.increment(by: Int(inspection.size))
                 files[job.file].inspection = inspection
+                if files[job.file].entry.relative.bytes == Array(UserMetadata.sidecarName.utf8) {
+                    files[job.file].sidecar = Sidecar.read(files[job.file].entry.physical)
+                }
                 results[job.acquisition] = .atRest(files: files, skipped: skipped, fingerprint: fingerprint)
             case .failure(let failure)? where failure == .changedWhileReading || failure == .vanished:
                 // Still being written after all: start the quiet period again.

@@ -1,6 +1,5 @@
 import FairwayCatalog
 import FairwayContracts
-import FairwayMetadata
 import FairwayStorage
 import Foundation
 import Logging
@@ -50,17 +49,17 @@ struct RegistrationWriter {
                     total += file.entry.status.size
                     guard let inspection = file.inspection else { continue }   // unchanged since registered
                     var row = FileRow(acquisition, file, inspection)
-                    if file.entry.relative.bytes == Array(UserMetadata.sidecarName.utf8) {
-                        // The acquisition's own metadata: imported at its assay (or the level its
-                        // keys name); a broken file is registered like any other, with its error.
-                        switch Sidecar.read(file.entry.physical) {
-                        case .success(let entries):
-                            sidecar += entries.map { SidecarRow(assay_id: acquisition.assayID, level: $0.level.rawValue, key: $0.key, value: $0.value, created_by: acquisition.owner) }
-                        case .failure(let error):
-                            logger.warning("sidecar not imported", metadata: ["acquisition": "\(acquisition.id)", "error": "\(error.description)"])
-                            annotations.append(AnnotationRow(objectID: file.previous?.objectID ?? row.id, namespace: Sidecar.namespace, key: "error",
-                                                             value: String(error.description.prefix(2000)), createdBy: "fairway-ingest"))
-                        }
+                    // A sidecar: the acquisition's own metadata, imported at its assay (or the level its
+                    // keys name); a broken one is registered like any other file, with its error.
+                    switch file.sidecar {
+                    case .success(let entries)?:
+                        sidecar += entries.map { SidecarRow(assay_id: acquisition.assayID, level: $0.level.rawValue, key: $0.key, value: $0.value, created_by: acquisition.owner) }
+                    case .failure(let error)?:
+                        logger.warning("sidecar not imported", metadata: ["acquisition": "\(acquisition.id)", "error": "\(error.description)"])
+                        annotations.append(AnnotationRow(objectID: file.previous?.objectID ?? row.id, namespace: Sidecar.namespace, key: "error",
+                                                         value: String(error.description.prefix(2000)), createdBy: "fairway-ingest"))
+                    case nil:
+                        break
                     }
                     if let previous = file.previous {
                         row.id = previous.objectID

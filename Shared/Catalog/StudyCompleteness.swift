@@ -72,12 +72,14 @@ public struct StudyCompleteness: Sendable, Codable {
             )
             SELECT json_build_object(
                 'description', (SELECT description FROM target),
-                'annotations', COALESCE((SELECT json_agg(json_build_object(
-                        'level', CASE WHEN a.study_id IS NOT NULL THEN 'study' WHEN a.investigation_id IS NOT NULL THEN 'investigation' ELSE 'assay' END,
-                        'key', a.key, 'value', a.value, 'namespace', a.namespace) ORDER BY a.id)
-                    FROM annotations a, target t
-                    WHERE a.study_id = t.study_id OR a.investigation_id = t.investigation_id
-                       OR a.assay_id IN (SELECT id FROM assays WHERE study_id = t.study_id)), '[]'::json),
+                'annotations', COALESCE((SELECT json_agg(x ORDER BY x.id) FROM (
+                    -- Three indexed lookups rather than one scan of every annotation.
+                    SELECT a.id, 'study' AS level, a.key, a.value, a.namespace FROM annotations a, target t WHERE a.study_id = t.study_id
+                    UNION ALL
+                    SELECT a.id, 'investigation', a.key, a.value, a.namespace FROM annotations a, target t WHERE a.investigation_id = t.investigation_id
+                    UNION ALL
+                    SELECT a.id, 'assay', a.key, a.value, a.namespace FROM annotations a JOIN assays y ON y.id = a.assay_id, target t
+                    WHERE y.study_id = t.study_id) x), '[]'::json),
                 'images', (SELECT count(*) FROM images),
                 'withPixelSize', (SELECT count(*) FROM images WHERE physical_size_x IS NOT NULL AND physical_size_y IS NOT NULL),
                 'withMicroscope', (SELECT count(*) FROM images WHERE microscope IS NOT NULL),

@@ -162,6 +162,18 @@ import Testing
             #expect(cli.status == 0 && found.count == 1 && (found.first?["path"] as? String)?.hasSuffix("2025-03-14_rich.ome.tif") == true, "\(cli.output)")
             #expect((found.first?["machineTags"] as? [String: String])?["microscope"] == "Leica SP8")
 
+            // A broken sidecar: the folder is registered all the same, the file carries its error.
+            try harness.write("run-8/fairway.yaml", Array("organism: &o Mus musculus\nstrain: *o\n".utf8))
+            let broken8 = try await harness.post(["zone": harness.zone, "path": "run-8", "investigation": "neuro", "study": "mice", "assay": "other"])
+            let settled = try await harness.settled(try #require(broken8.body["id"] as? String))
+            #expect(settled["state"] as? String == "registered", "\(settled)")
+            let sidecarError = try await rows(harness, """
+                SELECT a.value FROM annotations a JOIN objects o ON o.id = a.object_id
+                WHERE o.logical_path LIKE '%run-8/fairway.yaml' AND a.namespace = 'sidecar' AND a.key = 'error'
+                """)
+            #expect((sidecarError.first?["value"] as? String)?.contains("line 1: anchors (&) and aliases (*) are not supported") == true, "\(sidecarError)")
+            #expect(try await harness.count("SELECT count(*)::int FROM annotations a JOIN assays y ON y.id = a.assay_id WHERE y.name = 'other'") == 0)
+
             // The completeness report.
             let check = try await harness.cliResult(["metadata", "check", "--investigation", "neuro", "--study", "mice", "--json"])
             #expect(check.status == 2, "\(check.output)")
