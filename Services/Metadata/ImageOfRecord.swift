@@ -10,7 +10,6 @@ struct ImageOfRecord: Decodable, Sendable {
     let logicalPath: String
     let sourceID: UUID
     let sourceLogicalPath: String
-    let sourceState: String
     let acquiredAt: String?
     let investigation: String
     let study: String
@@ -25,7 +24,20 @@ struct ImageOfRecord: Decodable, Sendable {
     struct Load: PostgresPreparedStatement {
         typealias Row = String
         let id: UUID
-        static let sql = ImageOfRecord.query
+        static let sql = """
+            SELECT json_build_object(
+                'id', o.id, 'state', o.state, 'version', o.version, 'logicalPath', o.logical_path,
+                'sourceID', COALESCE(p.id, o.id), 'sourceLogicalPath', COALESCE(p.logical_path, o.logical_path),
+                'acquiredAt', to_char(COALESCE(o.acquired_at, p.acquired_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                'investigation', i.name, 'study', s.name, 'assay', y.name, 'namingPattern', i.naming_pattern,
+                'physicalPath', (SELECT r.physical_path FROM replicas r JOIN resources res ON res.id = r.resource_id
+                                 WHERE r.object_id = o.id AND r.status = 'good' AND r.physical_path_bytes IS NULL
+                                 ORDER BY res.role = 'cold', res.name LIMIT 1))::text
+            FROM objects o
+            LEFT JOIN objects p ON p.id = o.parent_id
+            JOIN assays y ON y.id = o.assay_id JOIN studies s ON s.id = y.study_id JOIN investigations i ON i.id = s.investigation_id
+            WHERE o.id = $1
+            """
         func makeBindings() throws -> PostgresBindings {
             var bindings = PostgresBindings()
             bindings.append(id)
@@ -33,20 +45,4 @@ struct ImageOfRecord: Decodable, Sendable {
         }
         func decodeRow(_ row: PostgresRow) throws -> String { try row.decode(String.self) }
     }
-
-    static let query = """
-        SELECT json_build_object(
-            'id', o.id, 'state', o.state, 'version', o.version, 'logicalPath', o.logical_path,
-            'sourceID', COALESCE(p.id, o.id), 'sourceLogicalPath', COALESCE(p.logical_path, o.logical_path),
-            'sourceState', COALESCE(p.state, o.state),
-            'acquiredAt', to_char(COALESCE(o.acquired_at, p.acquired_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-            'investigation', i.name, 'study', s.name, 'assay', y.name, 'namingPattern', i.naming_pattern,
-            'physicalPath', (SELECT r.physical_path FROM replicas r JOIN resources res ON res.id = r.resource_id
-                             WHERE r.object_id = o.id AND r.status = 'good' AND r.physical_path_bytes IS NULL
-                             ORDER BY res.role = 'cold', res.name LIMIT 1))::text
-        FROM objects o
-        LEFT JOIN objects p ON p.id = o.parent_id
-        JOIN assays y ON y.id = o.assay_id JOIN studies s ON s.id = y.study_id JOIN investigations i ON i.id = s.investigation_id
-        WHERE o.id = $1
-        """
 }

@@ -130,16 +130,14 @@ enum MetadataRecord {
             """)
     }
 
-    /// Letters and digits only, so file names and paths split into words the way people type them.
+    /// The words of an image's document, split as searches split theirs; each part and the whole
+    /// bounded, so a huge name or annotation cannot bloat the index.
     static func searchText(_ parts: [String]) -> String {
-        var text = String.UnicodeScalarView()
+        var text = ""
         for part in parts {
-            for scalar in part.unicodeScalars.prefix(1024) {
-                text.append(scalar.properties.isAlphabetic || scalar.properties.numericType != nil ? scalar : " ")
-            }
-            text.append(" ")
-            if text.count > 65_536 { break }
+            text += CatalogSearch.searchable(String(part.prefix(1024))) + " "
+            if text.utf8.count > 65_536 { break }
         }
-        return String(text)
+        return text
     }
 }
