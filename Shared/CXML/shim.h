@@ -105,35 +105,43 @@ static inline void fw_xml_schema_setup(void) {
 
 static inline void fw_xml_ignore_generic(void *context, const char *message, ...) { (void)context; (void)message; }
 
-// Compiles a schema with every report of this thread, including those of the parsers libxml2 starts
-// for imports and includes (which have no handler of their own), going to `handler`; nothing is
-// printed. The thread's previous handlers are put back.
-static inline xmlSchemaPtr fw_xml_schema_parse(xmlSchemaParserCtxtPtr parser, xmlStructuredErrorFunc handler, void *context) {
-    xmlStructuredErrorFunc savedHandler = xmlStructuredError;
-    void *savedContext = xmlStructuredErrorContext;
-    xmlGenericErrorFunc savedGeneric = xmlGenericError;
-    void *savedGenericContext = xmlGenericErrorContext;
-    xmlSchemaSetParserStructuredErrors(parser, handler, context);
+// The thread's error handlers, saved while a schema call reports to a handler of ours.
+typedef struct {
+    xmlStructuredErrorFunc structured;
+    void *structuredContext;
+    xmlGenericErrorFunc generic;
+    void *genericContext;
+} fw_xml_saved_handlers;
+
+// Sends every report of this thread, including those of the parsers libxml2 starts for imports
+// and includes (which have no handler of their own), to `handler`; nothing is printed.
+static inline fw_xml_saved_handlers fw_xml_redirect_errors(xmlStructuredErrorFunc handler, void *context) {
+    fw_xml_saved_handlers saved = { xmlStructuredError, xmlStructuredErrorContext, xmlGenericError, xmlGenericErrorContext };
     xmlSetStructuredErrorFunc(context, handler);
     xmlSetGenericErrorFunc(NULL, fw_xml_ignore_generic);
+    return saved;
+}
+
+static inline void fw_xml_restore_errors(fw_xml_saved_handlers saved) {
+    xmlSetStructuredErrorFunc(saved.structuredContext, saved.structured);
+    xmlSetGenericErrorFunc(saved.genericContext, saved.generic);
+}
+
+// Compiles a schema with its reports going to `handler`; the thread's handlers are put back.
+static inline xmlSchemaPtr fw_xml_schema_parse(xmlSchemaParserCtxtPtr parser, xmlStructuredErrorFunc handler, void *context) {
+    xmlSchemaSetParserStructuredErrors(parser, handler, context);
+    fw_xml_saved_handlers saved = fw_xml_redirect_errors(handler, context);
     xmlSchemaPtr schema = xmlSchemaParse(parser);
-    xmlSetStructuredErrorFunc(savedContext, savedHandler);
-    xmlSetGenericErrorFunc(savedGenericContext, savedGeneric);
+    fw_xml_restore_errors(saved);
     return schema;
 }
 
 // Validates with the reports going to `handler`, as above.
 static inline int fw_xml_schema_validate(xmlSchemaValidCtxtPtr validator, xmlDocPtr document, xmlStructuredErrorFunc handler, void *context) {
-    xmlStructuredErrorFunc savedHandler = xmlStructuredError;
-    void *savedContext = xmlStructuredErrorContext;
-    xmlGenericErrorFunc savedGeneric = xmlGenericError;
-    void *savedGenericContext = xmlGenericErrorContext;
     xmlSchemaSetValidStructuredErrors(validator, handler, context);
-    xmlSetStructuredErrorFunc(context, handler);
-    xmlSetGenericErrorFunc(NULL, fw_xml_ignore_generic);
+    fw_xml_saved_handlers saved = fw_xml_redirect_errors(handler, context);
     int status = xmlSchemaValidateDoc(validator, document);
-    xmlSetStructuredErrorFunc(savedContext, savedHandler);
-    xmlSetGenericErrorFunc(savedGenericContext, savedGeneric);
+    fw_xml_restore_errors(saved);
     return status;
 }
 

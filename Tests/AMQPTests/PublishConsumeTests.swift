@@ -64,10 +64,7 @@ import Testing
             #expect(try await eventually { publisher.status.isConnected })
             await #expect {
                 try await publisher.publish(broker.message(Array("{}".utf8), key: "nobody.listens"))
-            } throws: { error in
-                if case .unroutable(let code, _) = error as? AMQPError { return code == 312 }
-                return false
-            }
+            } throws: { isUnroutable($0) }
             // The next message still goes through on the same connection.
             try await publisher.publish(broker.message(Array("{}".utf8)))
         }
@@ -90,10 +87,7 @@ import Testing
             #expect(try await eventually { upgraded.status.isConnected })
             await #expect {
                 try await upgraded.publish(broker.message(Array("{}".utf8), key: "retired.key"))
-            } throws: { error in
-                if case .unroutable(let code, _) = error as? AMQPError { return code == 312 }
-                return false
-            }
+            } throws: { isUnroutable($0) }
             try await upgraded.publish(broker.message(Array("{}".utf8), key: "kept.key"))
         }
         await broker.cleanUp()
@@ -143,4 +137,10 @@ import Testing
             }
         }
     }
+}
+
+/// The broker returned the message: no queue is bound to its key (reply code 312, NO_ROUTE).
+private func isUnroutable(_ error: any Error) -> Bool {
+    if case .unroutable(let code, _) = error as? AMQPError { return code == 312 }
+    return false
 }
