@@ -32,7 +32,7 @@ let services: [(product: String, folder: String, extra: [Target.Dependency])] = 
     ("fairway-ingest", "Ingest", ["FairwayMetadata"]),
     ("fairway-converter", "Converter", ["FairwayImaging", crypto]),
     ("fairway-metadata", "Metadata", ["FairwayMetadata", "FairwayImaging", "FairwayXML"]),
-    ("fairway-qc", "QC", []),
+    ("fairway-qc", "QC", ["FairwayQuality", "FairwayImaging"]),
     ("fairway-retention", "Retention", []),
     ("fairway-doi", "DOI", []),
 ]
@@ -79,6 +79,9 @@ let package = Package(
                 swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // Image metadata from OME-XML, ImageJ descriptions and TIFF tags; file-naming rules.
         .target(name: "FairwayMetadata", dependencies: ["FairwayImaging", "FairwayXML"], path: "Shared/Metadata", swiftSettings: swiftSettings),
+        // Image quality: per-channel metrics read band by band, photon-transfer gain estimates, the verdict.
+        .target(name: "FairwayQuality", dependencies: ["FairwayImaging", "FairwayMetadata"], path: "Shared/Quality",
+                swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // Files in zones: path confinement, folder walks, streaming checksums, format detection.
         .target(name: "FairwayStorage", dependencies: [crypto], path: "Shared/Storage", swiftSettings: swiftSettings),
         .target(
@@ -121,13 +124,14 @@ let package = Package(
             name: "FairwayTestSupport",
             dependencies: ["FairwayServiceKit", "FairwayAMQP", "FairwayCatalog", "FairwayContracts", postgres, log, lifecycle, httpClient, nioCore],
             path: "Tests/Support",
-            exclude: ["pika_publish.py", "check_ome_tiff.py", "make_convert_cases.py", "fake_bfconvert.py", "make_metadata_cases.py"],
+            exclude: ["pika_publish.py", "check_ome_tiff.py", "make_convert_cases.py", "fake_bfconvert.py", "make_metadata_cases.py", "qc_reference.py", "make_qc_cases.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ContractsTests", dependencies: ["FairwayContracts"], path: "Tests/ContractsTests", swiftSettings: swiftSettings),
         .testTarget(name: "ImagingTests", dependencies: ["FairwayImaging", "FairwayTestSupport", crypto], path: "Tests/ImagingTests", swiftSettings: swiftSettings),
         .testTarget(name: "ConverterTests", dependencies: ["FairwayTestSupport", "FairwayImaging", "FairwayContracts", "FairwayAMQP", postgres], path: "Tests/ConverterTests", swiftSettings: swiftSettings),
         .testTarget(name: "MetadataTests", dependencies: ["FairwayTestSupport", "FairwayMetadata"], path: "Tests/MetadataTests", swiftSettings: swiftSettings),
+        .testTarget(name: "QualityTests", dependencies: ["FairwayTestSupport", "FairwayQuality"], path: "Tests/QualityTests", swiftSettings: swiftSettings),
         .testTarget(name: "XMLTests", dependencies: ["FairwayXML", "FairwayTestSupport"], path: "Tests/XMLTests", swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["FairwayStorage", "FairwayContracts", crypto], path: "Tests/StorageTests", swiftSettings: swiftSettings),
         .testTarget(name: "IngestTests", dependencies: ["FairwayTestSupport", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", "FairwayStorage", postgres, httpClient, nioCore, crypto], path: "Tests/IngestTests", swiftSettings: swiftSettings),

@@ -49,6 +49,22 @@ enum Downsampling {
     }
 }
 
+extension Downsampling {
+    /// Copies sample `sample` of `count` pixels of `samples` interleaved samples into `target`.
+    static func pick(sample: Int, of samples: Int, from source: UnsafeRawPointer, count: Int, bytes: Int, into target: UnsafeMutableRawPointer) {
+        func run<T>(_: T.Type) {
+            let input = source.assumingMemoryBound(to: T.self), output = target.assumingMemoryBound(to: T.self)
+            for index in 0 ..< count { output[index] = input[index * samples + sample] }
+        }
+        switch bytes {
+        case 1: run(UInt8.self)
+        case 2: run(UInt16.self)
+        case 4: run(UInt32.self)
+        default: run(UInt64.self)
+        }
+    }
+}
+
 /// The mean of a 2 × 2 block in a pixel type: integers widened and rounded half up, floats exact.
 protocol BlockMean {
     static func mean(_ a: Self, _ b: Self, _ c: Self, _ d: Self) -> Self

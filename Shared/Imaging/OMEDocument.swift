@@ -68,7 +68,10 @@ struct OMEDocument {
         source.sizeC = c
         source.sizeT = t
         source.planes = mapped.map { SourceImage.PlaneSource(directory: $0, sample: 0) }
-        source.channels = (0 ..< c).map { _ in SourceImage.Channel() }
+        let named = pixels.children(named: "Channel")
+        source.channels = (0 ..< c).map { index in
+            SourceImage.Channel(name: index < named.count ? named[index]["Name"].map { String($0.prefix(256)) } : nil)
+        }
         if let bits = pixels["SignificantBits"].flatMap(Int.init), (1 ... source.pixelType.bytes * 8).contains(bits) { source.significantBits = bits }
         return OMEDocument(document: document, pixels: pixels, image: image)
     }

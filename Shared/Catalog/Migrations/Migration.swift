@@ -22,6 +22,7 @@ public enum Migrations {
         IngestSchema.migration,
         ConverterSchema.migration,
         MetadataSchema.migration,
+        QCSchema.migration,
     ]
 
     /// Identifies the whole list: tests name their template database after it.

@@ -1,0 +1,84 @@
+import FairwayQuality
+import Foundation
+import PostgresNIO
+
+/// What the catalog knows about an image to score: where its pixels are, its bit depth and
+/// microscope from the metadata step, whether users marked it a flat field, and the operator's
+/// settings for its instrument and investigation.
+struct ImageToScore: Decodable, Sendable {
+    let id: UUID
+    let state: String
+    let version: Int
+    let logicalPath: String
+    let investigation: String
+    let physicalPath: String?
+    let significantBits: Int?
+    let microscope: String?
+    let flatField: Bool
+    let instrument: InstrumentSettings?
+    let investigationThresholds: [String: Double]?
+
+    struct InstrumentSettings: Decodable, Sendable {
+        let name: String
+        let gain: Double?
+        let offset: Double?
+        let significantBits: Int?
+        let thresholds: [String: Double]
+    }
+
+    /// The file's own name (an OME-XML may name the file holding its planes).
+    var fileName: String { String(logicalPath.split(separator: "/").last ?? Substring(logicalPath)) }
+
+    /// Scoring options: the instrument's detector settings, thresholds from the defaults, then the
+    /// instrument's, then the investigation's.
+    func options() throws -> QualityOptions {
+        var options = QualityOptions()
+        options.metadataSignificantBits = significantBits
+        options.flatField = flatField
+        var thresholds = QualityThresholds()
+        if let instrument {
+            options.significantBits = instrument.significantBits
+            options.gain = instrument.gain
+            options.offset = instrument.offset
+            options.calibrationSource = "instrument \(instrument.name)"
+            try thresholds.apply(instrument.thresholds.sorted { $0.key < $1.key }.map { ($0.key, "\($0.value)") })
+        }
+        if let investigationThresholds {
+            try thresholds.apply(investigationThresholds.sorted { $0.key < $1.key }.map { ($0.key, "\($0.value)") })
+        }
+        options.thresholds = thresholds
+        return options
+    }
+
+    /// Prepared once per connection.
+    struct Load: PostgresPreparedStatement {
+        typealias Row = String
+        let id: UUID
+        static let sql = """
+            SELECT json_build_object(
+                'id', o.id, 'state', o.state, 'version', o.version, 'logicalPath', o.logical_path, 'investigation', i.name,
+                'physicalPath', (SELECT r.physical_path FROM replicas r JOIN resources res ON res.id = r.resource_id
+                                 WHERE r.object_id = o.id AND r.status = 'good' AND r.physical_path_bytes IS NULL
+                                 ORDER BY res.role = 'cold', res.name LIMIT 1),
+                'significantBits', m.significant_bits, 'microscope', m.microscope,
+                'flatField', EXISTS (SELECT 1 FROM annotations a
+                                     WHERE a.key = 'calibration' AND lower(a.value) IN ('flat-field', 'flatfield', 'flat field')
+                                       AND (a.object_id = o.id OR a.object_id = o.parent_id OR a.assay_id = o.assay_id
+                                            OR a.study_id = y.study_id OR a.investigation_id = s.investigation_id)),
+                'instrument', (SELECT json_build_object('name', q.name, 'gain', q.gain, 'offset', q.offset_adu,
+                                                        'significantBits', q.significant_bits, 'thresholds', q.thresholds)
+                               FROM qc_settings q WHERE q.scope = 'instrument' AND q.name = m.microscope),
+                'investigationThresholds', (SELECT q.thresholds FROM qc_settings q WHERE q.scope = 'investigation' AND q.name = i.name))::text
+            FROM objects o
+            JOIN assays y ON y.id = o.assay_id JOIN studies s ON s.id = y.study_id JOIN investigations i ON i.id = s.investigation_id
+            LEFT JOIN image_metadata m ON m.object_id = o.id AND m.status = 'extracted'
+            WHERE o.id = $1
+            """
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings()
+            bindings.append(id)
+            return bindings
+        }
+        func decodeRow(_ row: PostgresRow) throws -> String { try row.decode(String.self) }
+    }
+}
