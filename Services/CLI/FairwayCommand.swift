@@ -13,6 +13,6 @@ struct FairwayCommand: AsyncParsableCommand {
             Exit codes: 0 success, 1 failure (the message says why), 64 usage error.
             """,
         subcommands: [MigrateCommand.self, ZoneCommand.self, TokenCommand.self, WatchCommand.self, IngestTreeCommand.self,
-                      AnnotateCommand.self, SearchCommand.self, MetadataCommand.self]
+                      AnnotateCommand.self, SearchCommand.self, MetadataCommand.self, QCCommand.self]
     )
 }

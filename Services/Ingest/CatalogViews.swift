@@ -106,7 +106,14 @@ struct CatalogViews: Sendable {
                     FROM annotations n WHERE n.object_id = o.id), '[]'::json),
                 'image', (SELECT CASE WHEN m.status = 'failed' THEN json_build_object('error', m.error, 'extractedAt', m.extracted_at)
                                       ELSE json_build_object('metadata', m.record, 'missingFields', m.missing_fields, 'extractedAt', m.extracted_at) END
-                          FROM image_metadata m WHERE m.object_id = o.id)
+                          FROM image_metadata m WHERE m.object_id = o.id),
+                -- The object's own scores, or those of its image of record (the OME-TIFF derived from it).
+                'quality', (SELECT json_build_object('object', q.object_id, 'methodVersion', q.method_version, 'status', q.status,
+                                                     'verdict', q.verdict, 'reasons', q.reasons, 'error', q.error,
+                                                     'channels', q.report -> 'channels', 'scoredAt', q.scored_at)
+                            FROM qc_results q
+                            WHERE q.object_id = o.id OR q.object_id IN (SELECT c.id FROM objects c WHERE c.parent_id = o.id)
+                            ORDER BY q.object_id = o.id DESC, q.method_version DESC, q.scored_at DESC LIMIT 1)
             )::text
             FROM objects o
             JOIN assays y ON y.id = o.assay_id JOIN studies s ON s.id = y.study_id JOIN investigations i ON i.id = s.investigation_id

@@ -16,7 +16,12 @@ struct ImageToScore: Decodable, Sendable {
     let microscope: String?
     let flatField: Bool
     let instrument: InstrumentSettings?
-    let investigationThresholds: [String: Double]?
+    let investigationSettings: InvestigationSettings?
+
+    struct InvestigationSettings: Decodable, Sendable {
+        let significantBits: Int?
+        let thresholds: [String: Double]
+    }
 
     struct InstrumentSettings: Decodable, Sendable {
         let name: String
@@ -29,8 +34,8 @@ struct ImageToScore: Decodable, Sendable {
     /// The file's own name (an OME-XML may name the file holding its planes).
     var fileName: String { String(logicalPath.split(separator: "/").last ?? Substring(logicalPath)) }
 
-    /// Scoring options: the instrument's detector settings, thresholds from the defaults, then the
-    /// instrument's, then the investigation's.
+    /// Scoring options: the instrument's detector settings (the investigation's bit depth over
+    /// its own), thresholds from the defaults, then the instrument's, then the investigation's.
     func options() throws -> QualityOptions {
         var options = QualityOptions()
         options.metadataSignificantBits = significantBits
@@ -43,8 +48,9 @@ struct ImageToScore: Decodable, Sendable {
             options.calibrationSource = "instrument \(instrument.name)"
             try thresholds.apply(instrument.thresholds.sorted { $0.key < $1.key }.map { ($0.key, "\($0.value)") })
         }
-        if let investigationThresholds {
-            try thresholds.apply(investigationThresholds.sorted { $0.key < $1.key }.map { ($0.key, "\($0.value)") })
+        if let investigationSettings {
+            options.significantBits = investigationSettings.significantBits ?? options.significantBits
+            try thresholds.apply(investigationSettings.thresholds.sorted { $0.key < $1.key }.map { ($0.key, "\($0.value)") })
         }
         options.thresholds = thresholds
         return options
@@ -68,7 +74,8 @@ struct ImageToScore: Decodable, Sendable {
                 'instrument', (SELECT json_build_object('name', q.name, 'gain', q.gain, 'offset', q.offset_adu,
                                                         'significantBits', q.significant_bits, 'thresholds', q.thresholds)
                                FROM qc_settings q WHERE q.scope = 'instrument' AND q.name = m.microscope),
-                'investigationThresholds', (SELECT q.thresholds FROM qc_settings q WHERE q.scope = 'investigation' AND q.name = i.name))::text
+                'investigationSettings', (SELECT json_build_object('significantBits', q.significant_bits, 'thresholds', q.thresholds)
+                                          FROM qc_settings q WHERE q.scope = 'investigation' AND q.name = i.name))::text
             FROM objects o
             JOIN assays y ON y.id = o.assay_id JOIN studies s ON s.id = y.study_id JOIN investigations i ON i.id = s.investigation_id
             LEFT JOIN image_metadata m ON m.object_id = o.id AND m.status = 'extracted'

@@ -30,7 +30,8 @@ struct Scorings: Sendable {
             image = try JSONDecoder().decode(ImageToScore.self, from: Data(json.utf8))
         }
         guard let image else { throw PermanentFailure("object \(id) is not in the catalog") }
-        guard image.state == "described" else { return .skipped("object is \(image.state)") }
+        // A scored object is scored again when asked (a new method version keeps the old scores).
+        guard image.state == "described" || image.state == "scored" else { return .skipped("object is \(image.state)") }
         guard let path = image.physicalPath else { return .failed(image, "no good replica of \(image.logicalPath) to read") }
         let options: QualityOptions
         do {
@@ -60,7 +61,7 @@ struct Scorings: Sendable {
         var current = false
         for try await (version, state) in try await transaction.query(
             "SELECT version, state FROM objects WHERE id = \(image.id) FOR UPDATE").decode((Int, String).self) {
-            current = version == image.version && state == "described"
+            current = version == image.version && (state == "described" || state == "scored")
         }
         guard current else {
             logger.info("score not recorded: the object moved on", metadata: ["object": "\(image.id)"])

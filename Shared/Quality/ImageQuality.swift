@@ -62,7 +62,8 @@ public enum ImageQuality {
         let image = reader.image
         let container = image.pixelType.bytes * 8
         let (bits, bitsSource): (Int?, String) = {
-            if let bits = options.significantBits { return (bits, "override") }
+            // A bit depth deeper than the container (12 bits asked of 8-bit data) cannot apply.
+            if let bits = options.significantBits, !image.pixelType.isInteger || bits <= container { return (bits, "override") }
             if let bits = options.metadataSignificantBits, (1 ... container).contains(bits) { return (bits, "metadata") }
             if !image.pixelType.isInteger { return (nil, "container") }
             return image.significantBits < container ? (image.significantBits, "file") : (container, "container")

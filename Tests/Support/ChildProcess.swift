@@ -49,6 +49,13 @@ public final class ChildProcess: @unchecked Sendable {
 
     public func terminate() { kill(pid, SIGTERM) }
 
+    /// Whether the process is still alive (signal 0 reaches it, and it is not a zombie).
+    public var isRunning: Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: ")").last?.split(separator: " ").first
+        return state != "Z"
+    }
+
     /// Waits for the exit status.
     public func status() async -> Int32 { await exit.value }
 

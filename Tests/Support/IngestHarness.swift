@@ -16,6 +16,7 @@ public final class IngestHarness: @unchecked Sendable {
     public let derived: URL
     public private(set) var converter: ChildProcess?
     public private(set) var metadata: ChildProcess?
+    public private(set) var qc: ChildProcess?
     public let zone: String
     public let port: Int
     public let quietPeriod: String
@@ -37,7 +38,7 @@ public final class IngestHarness: @unchecked Sendable {
         self.zone = zone
         port = freePort()
         self.quietPeriod = quietPeriod
-        observer = broker.consumer(service: "observer", keys: [RoutingKey.objectRegistered.rawValue, RoutingKey.objectConverted.rawValue, RoutingKey.metadataExtracted.rawValue])
+        observer = broker.consumer(service: "observer", keys: [RoutingKey.objectRegistered.rawValue, RoutingKey.objectConverted.rawValue, RoutingKey.metadataExtracted.rawValue, RoutingKey.qcScored.rawValue])
         let observer = observer, collected = collected
         observerTask = Task {
             try await withRunningServices([observer]) {
@@ -145,6 +146,11 @@ public final class IngestHarness: @unchecked Sendable {
         metadata = try await startService("metadata", environment)
     }
 
+    /// Starts fairway-qc (as the fairway_qc role) and waits until it is ready.
+    public func startQC(_ environment: [String: String] = [:]) async throws {
+        qc = try await startService("qc", environment)
+    }
+
     private func startService(_ name: String, _ environment: [String: String]) async throws -> ChildProcess {
         var url = URLComponents(string: try TestEnvironment.require("FAIRWAY_\(name.uppercased())_DATABASE_URL"))!
         url.path = "/\(database.name)"
@@ -179,13 +185,21 @@ public final class IngestHarness: @unchecked Sendable {
         return await collected.extracted
     }
 
+    public func scoredMessages() async -> [(messageID: String?, payload: QCScored)] { await collected.scored }
+
+    public func waitForScored(_ count: Int, timeout: Duration = .seconds(60)) async throws -> [(messageID: String?, payload: QCScored)] {
+        _ = try await eventually(timeout: timeout) { await self.collected.scored.count >= count }
+        return await collected.scored
+    }
+
     public func tearDown() async {
+        if let qc { qc.terminate(); _ = await qc.status() }
         if let metadata { metadata.terminate(); _ = await metadata.status() }
         if let converter { converter.terminate(); _ = await converter.status() }
         if let service { service.terminate(); _ = await service.status() }
         observer.shutdown()
         _ = try? await observerTask?.value
-        await broker.cleanUp(services: ["ingest", "converter", "metadata", "observer"])
+        await broker.cleanUp(services: ["ingest", "converter", "metadata", "qc", "observer"])
         await database.drop()
         try? FileManager.default.removeItem(at: landing)
         try? FileManager.default.removeItem(at: derived)
@@ -268,8 +282,13 @@ private actor Collected {
     var messages: [(messageID: String?, payload: ObjectRegistered)] = []
     var converted: [(messageID: String?, payload: ObjectConverted)] = []
     var extracted: [(messageID: String?, payload: MetadataExtracted)] = []
+    var scored: [(messageID: String?, payload: QCScored)] = []
     func add(_ delivery: AMQPDelivery) {
-        if delivery.properties.type == RoutingKey.metadataExtracted.rawValue {
+        if delivery.properties.type == RoutingKey.qcScored.rawValue {
+            if let payload = try? MessageCodec.decode(QCScored.self, from: delivery.body, amqpType: delivery.properties.type) {
+                scored.append((delivery.properties.messageID, payload))
+            }
+        } else if delivery.properties.type == RoutingKey.metadataExtracted.rawValue {
             if let payload = try? MessageCodec.decode(MetadataExtracted.self, from: delivery.body, amqpType: delivery.properties.type) {
                 extracted.append((delivery.properties.messageID, payload))
             }

@@ -69,6 +69,7 @@ def main(out):
     tifffile.imwrite(out / "zstack_u8.tif", np.stack(planes))
     manifest["zstack_u8.tif"] = dict(sharpest_plane=5)
 
+    manifest[corrupt_ome(out)] = dict(corrupt=True)
     print(json.dumps(manifest))
 
 
@@ -84,6 +85,23 @@ def blob_field(rng, shape, count=40, sigma=5.0, peak=1000.0, background=100.0, c
     for (cy, cx), a in zip(positions, amplitudes):
         field += a * peak * scale * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * sigma ** 2))
     return field
+
+
+
+def corrupt_ome(out):
+    """An OME-TIFF whose metadata is sound and whose second deflate strip is garbage: described
+    by the metadata step, refused when its pixels are read."""
+    import tifffile as tf
+    data = (np.arange(128 * 128, dtype=np.uint32).reshape(128, 128) % 4000).astype(np.uint16)
+    path = pathlib.Path(out) / "corrupt_pixels.ome.tif"
+    tf.imwrite(path, data, ome=True, compression="zlib", rowsperstrip=32, metadata={"axes": "YX"})
+    with tf.TiffFile(path) as tif:
+        page = tif.pages[0]
+        offset, count = page.dataoffsets[1], page.databytecounts[1]
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(bytes((i * 37 + 11) % 256 for i in range(count)))
+    return path.name
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 /// What the QC step needs: each metric of each scoring (kept per method version, so re-scoring
 /// with a new method keeps the old scores), the verdict of each scoring, and the operator's
-/// settings per instrument (detector gain, offset, bit depth) and per investigation (thresholds).
+/// settings per instrument (detector gain, offset, bit depth, thresholds) and per investigation
+/// (bit depth, thresholds).
 enum QCSchema {
     static let migration = Migration(version: 5, name: "qc", statements: [
         """
@@ -45,7 +46,7 @@ enum QCSchema {
             updated_at timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (scope, name),
             CHECK ((gain IS NULL) = (offset_adu IS NULL)),
-            CHECK (scope = 'instrument' OR (gain IS NULL AND significant_bits IS NULL))
+            CHECK (scope = 'instrument' OR gain IS NULL)
         )
         """,
         "GRANT SELECT, INSERT, UPDATE, DELETE ON qc_results, qc_scores TO fairway_qc",
