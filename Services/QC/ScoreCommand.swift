@@ -24,6 +24,8 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "Camera offset in ADU (with --gain).") var offset: Double?
     @Flag(help: "The image is a flat field: score the field uniformity.") var flatField = false
     @Option(help: "A YAML, CSV or TSV file of threshold overrides (name: value).") var thresholds: String?
+    /// For benchmarks: the time scoring took, without the process's start, on stderr.
+    @Flag(help: .hidden) var timing = false
 
     func validate() throws {
         if let significantBits, !(1 ... 32).contains(significantBits) { throw ValidationError("--significant-bits must be between 1 and 32") }
@@ -46,8 +48,14 @@ struct ScoreCommand: ParsableCommand {
             }
         }
         let report: QualityReport
+        let started = ContinuousClock.now
         do {
             report = try ImageQuality.score(path: file, options: options)
+            if timing {
+                let seconds = (ContinuousClock.now - started) / .seconds(1)
+                let bytes = report.channels.reduce(Int64(0)) { $0 + $1.pixels } * Int64(report.pixelBytes)
+                FileHandle.standardError.write(Data("scored \(bytes) bytes of pixels in \(seconds) s\n".utf8))
+            }
         } catch {
             FileHandle.standardError.write(Data("fairway-qc: \(error.description.replacingOccurrences(of: "\n", with: " "))\n".utf8))
             throw ExitCode(1)

@@ -3,10 +3,10 @@ import Foundation
 /// Camera gain and offset estimated from the image itself by photon transfer (the mean–variance
 /// relation of shot-noise-limited data): noise variance = gain · (mean − offset) (Janesick,
 /// *Photon Transfer*, 2007). Each 16 × 16 block gives its mean and its noise variance from second
-/// differences along rows (smooth structure cancels). Blocks are sorted by mean into up to 64
+/// differences along its even rows (smooth structure cancels). Blocks are sorted by mean into up to 64
 /// groups of equal size; each group gives its median mean and the lower quartile of its
 /// variances (blocks across edges have more), divided by the lower quartile of χ²ₖ/k for the
-/// k ≈ 120 degrees of freedom such a variance has, so the quartile estimates the variance itself.
+/// k ≈ 60 degrees of freedom such a variance has, so the quartile estimates the variance itself.
 /// A Theil–Sen line through the groups (the median of the slopes between groups at least 1/8 of
 /// the level span apart: robust to outlying groups) gives the gain as its slope and the offset
 /// where it crosses zero variance (read noise neglected).
@@ -25,11 +25,11 @@ enum PhotonTransfer {
         case unavailable(String)
     }
 
-    /// Degrees of freedom of a block's second-difference variance: 16 rows of 14 squared
+    /// Degrees of freedom of a block's second-difference variance: 8 rows of 14 squared
     /// differences, neighbours correlated (−2/3, then 1/6), so k = 2·mean²/variance of the sum
-    /// = 2·(16·14·6)² / (16·2·(14·36 + 2·13·16 + 2·12·1)) ≈ 119.6 for Gaussian noise.
+    /// = 2·(8·14·6)² / (8·2·(14·36 + 2·13·16 + 2·12·1)) ≈ 59.8 for Gaussian noise.
     static let degreesOfFreedom: Double = {
-        let rows = Double(blockSide), n = Double(blockSide - 2)
+        let rows = Double(blockSide / 2), n = Double(blockSide - 2)
         let mean = rows * n * 6, variance = rows * 2 * (n * 36 + 2 * (n - 1) * 16 + 2 * (n - 2) * 1)
         return 2 * mean * mean / variance
     }()

@@ -59,6 +59,9 @@ public struct QualityReport: Sendable, Equatable {
     /// `qc:saturated`, `qc:out-of-focus`…: what the catalog tags the object with.
     public var tags: [String]
     public var thresholds: QualityThresholds
+
+    /// Bytes per pixel of the image's type.
+    public var pixelBytes: Int { ["int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "uint32": 4, "float": 4, "double": 8][pixelType] ?? 0 }
 }
 
 extension ChannelQuality: Codable {

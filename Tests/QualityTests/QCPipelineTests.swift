@@ -59,8 +59,12 @@ import Testing
             }
             #expect(try await harness.post(["zone": harness.zone, "path": "cam", "investigation": "camera12", "study": "saturation", "assay": "run-1"]).status == 202)
             #expect(try await harness.post(["zone": harness.zone, "path": "good", "investigation": "lab", "study": "qc", "assay": "good"]).status == 202)
-            let scored = try await harness.waitForScored(3, timeout: .seconds(120))
-            #expect(scored.count == 3, "\(harness.qc?.output.suffix(3000) ?? "")")
+            // A flat field, marked so by its acquisition's sidecar: its uniformity is scored.
+            try harness.write("flat/flat_field.tif", Array(try Data(contentsOf: cases.appendingPathComponent("flat_field.tif"))))
+            try harness.write("flat/fairway.yaml", Array("calibration: flat-field\n".utf8))
+            #expect(try await harness.post(["zone": harness.zone, "path": "flat", "investigation": "lab", "study": "qc", "assay": "flat"]).status == 202)
+            let scored = try await harness.waitForScored(4, timeout: .seconds(120))
+            #expect(scored.count == 4, "\(harness.qc?.output.suffix(3000) ?? "")")
 
             // The corrupt file: described, then failed by QC with the decoder's reason; no qc.scored.
             let failed = try #require(try await rows(harness, """
@@ -84,17 +88,17 @@ import Testing
                 JOIN replicas r ON r.object_id = o.id AND r.status = 'good'
                 ORDER BY o.logical_path
                 """)
-            #expect(images.count == 3)
+            #expect(images.count == 4)
             for image in images {
                 let name = image["logical_path"] as? String ?? ""
                 #expect(image["state"] as? String == "scored", "\(name)")
-                let bits = name.contains("saturated") ? ["--significant-bits", "12"] : []
+                let bits = name.contains("saturated") ? ["--significant-bits", "12"] : name.contains("flat_field") ? ["--flat-field"] : []
                 let expected = try await score(image["physical_path"] as? String ?? "", bits)
                 #expect(image["verdict"] as? String == expected["verdict"] as? String, "\(name)")
                 #expect(image["reasons"] as? [String] == expected["reasons"] as? [String], "\(name)")
                 let channel = (expected["channels"] as? [[String: Any]])?.first ?? [:]
                 let stored = image["scores"] as? [String: Double] ?? [:]
-                for metric in ["saturationFraction", "zeroFraction", "snr", "background", "noiseSigma", "focus", "dynamicRangeUsage"] {
+                for metric in ["saturationFraction", "zeroFraction", "snr", "background", "noiseSigma", "focus", "dynamicRangeUsage", "uniformity"] {
                     #expect(stored[metric] == channel[metric] as? Double, "\(name) \(metric): stored \(stored[metric] ?? .nan), score says \(channel[metric] ?? "nil")")
                 }
                 let message = scored.first { $0.payload.objectID.uuidString.lowercased() == (image["id"] as? String)?.lowercased() }
@@ -109,6 +113,11 @@ import Testing
             let stack = try #require(images.first { ($0["logical_path"] as? String)?.contains("zstack") == true })
             #expect((stack["scores"] as? [String: Double])?["bestFocusPlane"] == Double(truth["zstack_u8.tif"]?["sharpest_plane"] as? Int ?? -1))
             #expect(stack["planes"] as? Int == 12, "focus per Z plane")
+            let flat = try #require(images.first { ($0["logical_path"] as? String)?.contains("flat_field") == true })
+            let uniformity = try #require((flat["scores"] as? [String: Double])?["uniformity"])
+            #expect(abs(uniformity - (truth["flat_field.tif"]?["uniformity"] as? Double ?? 0)) < 1.5)
+            #expect((flat["tags"] as? [String])?.contains("non-uniform") == true)
+            #expect(images.filter { ($0["scores"] as? [String: Double])?["uniformity"] != nil }.count == 1, "only the flat field")
 
             // The catalog finds objects by their QC tags.
             let found = try await harness.request(.GET, "/v1/search?tag=qc:saturated")
@@ -142,7 +151,7 @@ import Testing
                 let results = await publisher.publish([harness.broker.message(body, key: RoutingKey.metadataExtracted.rawValue)])
                 #expect(results.allSatisfy { if case .success = $0 { true } else { false } })
             }
-            _ = try await harness.waitForScored(4, timeout: .seconds(60))
+            _ = try await harness.waitForScored(5, timeout: .seconds(60))
             #expect(try await harness.count("SELECT count(*)::int FROM qc_scores WHERE object_id = '\(id)' AND method_version = 1") == before)
             #expect(try await harness.count("SELECT count(*)::int FROM qc_scores WHERE object_id = '\(id)' AND method_version = 7 AND value = 1.5") == 1)
             #expect(try await harness.count("SELECT count(*)::int FROM qc_results WHERE object_id = '\(id)'") == 2)
