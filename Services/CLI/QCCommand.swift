@@ -120,7 +120,7 @@ struct QCCommand: AsyncParsableCommand {
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show an object's QC verdict and scores (every method version scored).",
+            abstract: "Show an object's QC verdict and scores (every method version scored); for a registered file, its image of record's.",
             discussion: "Exit status 0 shown, 1 no such object or not scored."
         )
 
@@ -133,7 +133,9 @@ struct QCCommand: AsyncParsableCommand {
             let rows = try await catalog.withCatalog { client, logger in
                 var rows: [(Int, String, String?, [String], String?, String)] = []
                 for try await row in try await client.query("""
-                    SELECT method_version, status, verdict, reasons, error, report::text FROM qc_results WHERE object_id = \(id) ORDER BY method_version
+                    SELECT method_version, status, verdict, reasons, error, report::text FROM qc_results
+                    WHERE object_id = \(id) OR object_id IN (SELECT o.id FROM objects o WHERE o.parent_id = \(id))
+                    ORDER BY object_id = \(id) DESC, method_version
                     """, logger: logger).decode((Int, String, String?, [String], String?, String).self) { rows.append(row) }
                 return rows
             }

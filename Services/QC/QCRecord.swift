@@ -30,7 +30,7 @@ enum QCRecord {
     }
 
     /// Records a scoring (replacing one of the same method version; other versions stay), tags
-    /// the object and marks it scored.
+    /// the object and marks it (and the registered file it was derived from) scored.
     static func store(_ report: QualityReport, object id: UUID, in transaction: CatalogTransaction) async throws {
         let encoder = JSONEncoder()
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
@@ -53,6 +53,11 @@ enum QCRecord {
         let tags = [report.verdict.rawValue] + report.tags.map { $0.hasPrefix("qc:") ? String($0.dropFirst(3)) : $0 }
         try await replaceTags(of: id, with: tags, in: transaction)
         try await transaction.query("UPDATE objects SET state = 'scored', updated_at = now() WHERE id = \(id)")
+        // The registered file whose derived image this is has gone as far as its image.
+        try await transaction.query("""
+            UPDATE objects SET state = 'scored', updated_at = now()
+            WHERE id = (SELECT parent_id FROM objects WHERE id = \(id)) AND state = 'described'
+            """)
     }
 
     /// Records why an image could not be scored; the object is failed with the reason.

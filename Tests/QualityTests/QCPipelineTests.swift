@@ -130,6 +130,9 @@ import Testing
             let quality = view.body["quality"] as? [String: Any] ?? [:]
             #expect(quality["verdict"] as? String == "fail" && quality["methodVersion"] as? Int == 1, "\(view.status) \(view.text)")
             #expect((quality["object"] as? String)?.lowercased() == (saturated["id"] as? String)?.lowercased())
+            #expect(view.body["state"] as? String == "scored", "the registered file went as far as its image")
+            let sourceShown = try await harness.cliResult(["qc", "show", source])
+            #expect(sourceShown.status == 0 && sourceShown.output.contains("method 1: FAIL"), "\(sourceShown.output)")
             #expect(((quality["channels"] as? [[String: Any]])?.first?["saturationLevel"] as? Double) == 4095)
 
             // Scoring again (a new release would carry a new method version): scores of other
