@@ -1,3 +1,4 @@
+import FairwayCatalog
 import Foundation
 import PostgresNIO
 
@@ -21,28 +22,19 @@ struct ImageOfRecord: Decodable, Sendable {
     var sourceFileName: String { String(sourceLogicalPath.split(separator: "/").last ?? Substring(sourceLogicalPath)) }
 
     /// Prepared once per connection: planning this join costs more than running it.
-    struct Load: PostgresPreparedStatement {
-        typealias Row = String
+    struct Load: ObjectLookup {
         let id: UUID
-        static let sql = """
+        static var sql: String { """
             SELECT json_build_object(
                 'id', o.id, 'state', o.state, 'version', o.version, 'logicalPath', o.logical_path,
                 'sourceID', COALESCE(p.id, o.id), 'sourceLogicalPath', COALESCE(p.logical_path, o.logical_path),
                 'acquiredAt', to_char(COALESCE(o.acquired_at, p.acquired_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
                 'investigation', i.name, 'study', s.name, 'assay', y.name, 'namingPattern', i.naming_pattern,
-                'physicalPath', (SELECT r.physical_path FROM replicas r JOIN resources res ON res.id = r.resource_id
-                                 WHERE r.object_id = o.id AND r.status = 'good' AND r.physical_path_bytes IS NULL
-                                 ORDER BY res.role = 'cold', res.name LIMIT 1))::text
+                'physicalPath', \(readablePath(of: "o.id")))::text
             FROM objects o
             LEFT JOIN objects p ON p.id = o.parent_id
             JOIN assays y ON y.id = o.assay_id JOIN studies s ON s.id = y.study_id JOIN investigations i ON i.id = s.investigation_id
             WHERE o.id = $1
-            """
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings()
-            bindings.append(id)
-            return bindings
-        }
-        func decodeRow(_ row: PostgresRow) throws -> String { try row.decode(String.self) }
+            """ }
     }
 }

@@ -1,4 +1,5 @@
 import FairwayQuality
+import FairwayCatalog
 import Foundation
 import PostgresNIO
 
@@ -57,15 +58,12 @@ struct ImageToScore: Decodable, Sendable {
     }
 
     /// Prepared once per connection.
-    struct Load: PostgresPreparedStatement {
-        typealias Row = String
+    struct Load: ObjectLookup {
         let id: UUID
-        static let sql = """
+        static var sql: String { """
             SELECT json_build_object(
                 'id', o.id, 'state', o.state, 'version', o.version, 'logicalPath', o.logical_path, 'investigation', i.name,
-                'physicalPath', (SELECT r.physical_path FROM replicas r JOIN resources res ON res.id = r.resource_id
-                                 WHERE r.object_id = o.id AND r.status = 'good' AND r.physical_path_bytes IS NULL
-                                 ORDER BY res.role = 'cold', res.name LIMIT 1),
+                'physicalPath', \(readablePath(of: "o.id")),
                 'significantBits', m.significant_bits, 'microscope', m.microscope,
                 'flatField', EXISTS (SELECT 1 FROM annotations a
                                      WHERE a.key = 'calibration' AND lower(a.value) IN ('flat-field', 'flatfield', 'flat field')
@@ -80,12 +78,6 @@ struct ImageToScore: Decodable, Sendable {
             JOIN assays y ON y.id = o.assay_id JOIN studies s ON s.id = y.study_id JOIN investigations i ON i.id = s.investigation_id
             LEFT JOIN image_metadata m ON m.object_id = o.id AND m.status = 'extracted'
             WHERE o.id = $1
-            """
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings()
-            bindings.append(id)
-            return bindings
-        }
-        func decodeRow(_ row: PostgresRow) throws -> String { try row.decode(String.self) }
+            """ }
     }
 }

@@ -9,15 +9,6 @@ import Testing
 /// hostile XML is recorded on its object, user metadata comes from a sidecar and `fairway
 /// annotate`, and search finds objects by machine tag, annotation, words and dates.
 @Suite struct MetadataPipelineTests {
-    func rows(_ harness: IngestHarness, _ sql: String) async throws -> [[String: Any]] {
-        let text = try await harness.database.withClient { client in
-            for try await text in try await client.query(PostgresQuery(unsafeSQL: "SELECT COALESCE(json_agg(x), '[]')::text FROM (\(sql)) x")).decode(String.self) {
-                return text
-            }
-            return "[]"
-        }
-        return (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]]) ?? []
-    }
 
     func search(_ harness: IngestHarness, _ query: String) async throws -> (status: Int, paths: [String], body: [String: Any]) {
         let answer = try await harness.request(.GET, "/v1/search?" + query)
@@ -66,7 +57,7 @@ import Testing
             }, "\(harness.metadata?.output.suffix(3000) ?? "")")
 
             // The rich OME-TIFF: what ome-types reads, in the catalog.
-            let rich = try #require(try await rows(harness, """
+            let rich = try #require(try await harness.rows("""
                 SELECT o.id, o.state, m.status, m.origin, m.microscope, m.objective, m.physical_size_x, m.physical_size_z, m.size_c,
                        m.experimenter, m.acquired_at, m.missing_fields, m.naming,
                        (SELECT json_object_agg(key, value) FROM annotations a WHERE a.object_id = o.id AND a.namespace = 'fairway/machine-tags') AS tags,
@@ -93,7 +84,7 @@ import Testing
             #expect(extracted.contains { $0.payload.objectID == richID && $0.payload.complete })
 
             // The plain TIFF: described through its derived OME-TIFF; the name breaks the pattern (flagged).
-            let plain = try #require(try await rows(harness, """
+            let plain = try #require(try await harness.rows("""
                 SELECT o.state, p.state AS source_state, m.status, m.naming, m.missing_fields FROM objects o
                 JOIN objects p ON p.id = o.parent_id JOIN image_metadata m ON m.object_id = o.id WHERE p.logical_path LIKE '%plain_u16.tif'
                 """).first)
@@ -104,7 +95,7 @@ import Testing
 
             // Hostile XML: each object failed with its specific reason; the services ran on.
             for name in hostile {
-                let object = try #require(try await rows(harness, "SELECT state, failure_reason FROM objects WHERE logical_path LIKE '%/\(name)'").first, "\(name)")
+                let object = try #require(try await harness.rows("SELECT state, failure_reason FROM objects WHERE logical_path LIKE '%/\(name)'").first, "\(name)")
                 let words = expected[name]?["reason"] as? String ?? "?"
                 #expect(object["state"] as? String == "failed", "\(name): \(object)")
                 #expect((object["failure_reason"] as? String)?.contains(words) == true, "\(name): \(object) should say \(words)")
@@ -114,7 +105,7 @@ import Testing
             #expect(harness.metadata?.output.contains("dead-lettered") == false, "every message the metadata step gets is its own")
 
             // The sidecar: study keys at the study, the rest at the assay.
-            let sidecar = try await rows(harness, """
+            let sidecar = try await harness.rows("""
                 SELECT CASE WHEN study_id IS NOT NULL THEN 'study' ELSE 'assay' END AS level, key, value FROM annotations
                 WHERE namespace = 'sidecar' ORDER BY key, value
                 """)
@@ -167,7 +158,7 @@ import Testing
             let broken8 = try await harness.post(["zone": harness.zone, "path": "run-8", "investigation": "neuro", "study": "mice", "assay": "other"])
             let settled = try await harness.settled(try #require(broken8.body["id"] as? String))
             #expect(settled["state"] as? String == "registered", "\(settled)")
-            let sidecarError = try await rows(harness, """
+            let sidecarError = try await harness.rows("""
                 SELECT a.value FROM annotations a JOIN objects o ON o.id = a.object_id
                 WHERE o.logical_path LIKE '%run-8/fairway.yaml' AND a.namespace = 'sidecar' AND a.key = 'error'
                 """)

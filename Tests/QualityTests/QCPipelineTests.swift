@@ -10,15 +10,6 @@ import Testing
 /// the operator's settings, a file whose pixels are corrupt is recorded as failed while the
 /// service goes on, and scoring again keeps the scores of other method versions.
 @Suite struct QCPipelineTests {
-    func rows(_ harness: IngestHarness, _ sql: String) async throws -> [[String: Any]] {
-        let text = try await harness.database.withClient { client in
-            for try await text in try await client.query(PostgresQuery(unsafeSQL: "SELECT COALESCE(json_agg(x), '[]')::text FROM (\(sql)) x")).decode(String.self) {
-                return text
-            }
-            return "[]"
-        }
-        return (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]]) ?? []
-    }
 
     /// What `fairway-qc score` says of a file, as the service's scores are checked against it.
     func score(_ path: String, _ extra: [String] = []) async throws -> [String: Any] {
@@ -67,7 +58,7 @@ import Testing
             #expect(scored.count == 4, "\(harness.qc?.output.suffix(3000) ?? "")")
 
             // The corrupt file: described, then failed by QC with the decoder's reason; no qc.scored.
-            let failed = try #require(try await rows(harness, """
+            let failed = try #require(try await harness.rows("""
                 SELECT o.state, o.failure_reason, q.error, q.method_version FROM objects o JOIN qc_results q ON q.object_id = o.id
                 WHERE o.logical_path LIKE '%corrupt_pixels.ome.tif'
                 """).first)
@@ -77,7 +68,7 @@ import Testing
             #expect(harness.qc?.isRunning == true, "the service keeps running")
 
             // Each scored image of record: its scores are what `fairway-qc score` says of the same file.
-            let images = try await rows(harness, """
+            let images = try await harness.rows("""
                 SELECT o.id, o.state, o.logical_path, r.physical_path, q.verdict, q.reasons, q.method_version,
                        (SELECT json_agg(a.value ORDER BY a.value) FROM annotations a
                         WHERE a.object_id = o.id AND a.namespace = 'fairway/machine-tags' AND a.key = 'qc') AS tags,
@@ -125,7 +116,7 @@ import Testing
             #expect(paths.count == 1 && paths.first?.contains("saturated_12bit") == true, "\(found.text)")
 
             // The registered file's view carries the verdict and metrics of its image of record.
-            let source = try #require(try await rows(harness, "SELECT parent_id AS id FROM objects WHERE id = '\(saturated["id"] as? String ?? "")'").first?["id"] as? String)
+            let source = try #require(try await harness.rows("SELECT parent_id AS id FROM objects WHERE id = '\(saturated["id"] as? String ?? "")'").first?["id"] as? String)
             let view = try await harness.request(.GET, "/v1/objects/\(source)")
             let quality = view.body["quality"] as? [String: Any] ?? [:]
             #expect(quality["verdict"] as? String == "fail" && quality["methodVersion"] as? Int == 1, "\(view.status) \(view.text)")

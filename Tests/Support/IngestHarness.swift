@@ -263,6 +263,17 @@ public final class IngestHarness: @unchecked Sendable {
 
     // MARK: - Catalog and messages
 
+    /// The rows of a query as JSON objects (column name → value), through the test's database.
+    public func rows(_ sql: String) async throws -> [[String: Any]] {
+        let text = try await database.withClient { client in
+            for try await text in try await client.query(PostgresQuery(unsafeSQL: "SELECT COALESCE(json_agg(x), '[]')::text FROM (\(sql)) x")).decode(String.self) {
+                return text
+            }
+            return "[]"
+        }
+        return (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]]) ?? []
+    }
+
     public func count(_ sql: String) async throws -> Int {
         try await database.withClient { client in
             for try await n in try await client.query(PostgresQuery(unsafeSQL: sql)).decode(Int.self) { return n }
