@@ -69,6 +69,8 @@ enum HistogramStatistics {
         let total = histogram.reduce(0, &+)
         // Counts by distance from the median difference.
         let reach = max(medianBin, histogram.count - 1 - medianBin)
+        // Every difference the same: no noise at all (not a quarter of a grey level).
+        if histogram[medianBin] == total { return 0 }
         let half = Double(total) / 2
         var below = 0.0
         for distance in 0 ... reach {

@@ -2,7 +2,7 @@ import Foundation
 
 /// Turns one channel's scan into its metrics. Formulas and references, as in the README:
 ///
-/// - saturation fraction: pixels ≥ 2^SignificantBits − 1 over all pixels; zero fraction: pixels ≤ 0.
+/// - saturation fraction: pixels ≥ 2^SignificantBits − 1 over all pixels; zero fraction: pixels at 0.
 /// - background: the mode of the 16 × 16 block means at or below their median (a robust low
 ///   mode: the most common dark level, with 1/16 of a pixel's noise).
 /// - bright level: the 99th percentile (nearest rank) of the block means.
@@ -27,13 +27,14 @@ struct ChannelMetrics {
 
     func quality(index: Int, name: String?) -> ChannelQuality {
         let scale = scan.scale
-        let total = Double(scan.pixels)
+        // NaN and infinities (floating-point data) are in no histogram and no fraction.
+        let total = Double(scan.pixels - scan.nonFinite)
         let value = { (bin: Int) in scale.value(Double(bin)) }
 
         let saturated: Double?, zeros: Double
         if scale.exact {
             let histogram = scan.histogram
-            zeros = total > 0 ? Double(histogram[0 ... scale.bin(0)].reduce(0, +)) / total : 0
+            zeros = total > 0 && scale.value(Double(scale.bin(0))) == 0 ? Double(histogram[scale.bin(0)]) / total : 0
             saturated = scan.saturationLevel.map { level in
                 let first = Int(level - scale.origin)
                 return total > 0 && first < histogram.count ? Double(histogram[first...].reduce(0, +)) / total : 0
@@ -60,7 +61,7 @@ struct ChannelMetrics {
                 // it more than three data spans below them, or above the bright level, is not
                 // photon transfer (constant noise, processed data).
                 let low = HistogramStatistics.percentile(scan.histogram, perMille: 1).map(value) ?? 0
-                if estimate.fitted, let bright, estimate.offset < low - 3 * (bright - low) || estimate.offset >= bright {
+                if let bright, estimate.offset < low - 3 * (bright - low) || estimate.offset >= bright {
                     method = "not estimable: the noise does not follow the intensity as shot noise does (the fit puts the offset at \(PhotonTransfer.format(estimate.offset)) ADU)"
                 } else {
                     gain = estimate.gain; offset = estimate.offset; method = estimate.method

@@ -112,7 +112,7 @@ final class ChannelScan {
                 guard value.isFinite else { nonFinite += 1; continue }
                 let real = value.real
                 counts[scale.bin(real)] &+= 1
-                if real <= 0 { zeroCount += 1 }
+                if real == 0 { zeroCount += 1 }
                 if let level = saturationLevel, real >= level { saturatedCount += 1 }
             }
         }

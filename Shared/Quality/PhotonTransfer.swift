@@ -16,8 +16,6 @@ enum PhotonTransfer {
         var offset: Double
         /// How it was obtained, for the report.
         var method: String
-        /// A line through several levels (not one level with the offset assumed 0).
-        var fitted = true
     }
 
     enum Outcome: Equatable {
@@ -62,13 +60,10 @@ enum PhotonTransfer {
         let typicalVariance = median(spreads)
         // The levels must span several noise widths for a slope to mean anything.
         let span = (levels.max() ?? 0) - (levels.min() ?? 0)
+        // One level (a flat field, an empty frame) gives a variance but no slope: the offset is
+        // unknown, and assuming one would invent an SNR.
         if groupCount < 3 || span < 4 * typicalVariance.squareRoot() {
-            let level = median(levels)
-            guard level > 0, typicalVariance > 0 else {
-                return .unavailable("not estimable: one intensity level (\(format(level))) and no variance to read a gain from")
-            }
-            return .estimated(Estimate(gain: typicalVariance / level, offset: 0,
-                                       method: "photon transfer, one intensity level: offset assumed 0", fitted: false))
+            return .unavailable("not estimable: the image has one intensity level (about \(format(median(levels)))), so gain and offset cannot be told apart; give the instrument's (fairway qc settings --instrument NAME --gain G --offset O)")
         }
         var slopes: [Double] = []
         slopes.reserveCapacity(groupCount * (groupCount - 1) / 2)

@@ -9,7 +9,7 @@ public struct ChannelQuality: Sendable, Equatable {
     public var saturationLevel: Double?
     /// Share of pixels at or above `saturationLevel`.
     public var saturationFraction: Double?
-    /// Share of pixels at or below zero.
+    /// Share of pixels at zero.
     public var zeroFraction: Double
     /// SVI/Huygens SNR: √N, N = (brightLevel − offset) / gain photons.
     public var snr: Double?

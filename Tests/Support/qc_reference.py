@@ -41,6 +41,8 @@ def grouped_mad(diff_counts):
     if total == 0:
         return None
     med = percentile_of_counts(diff_counts, 500)
+    if diff_counts[med] == total:
+        return 0.0
     reach = max(med, diff_counts.size - 1 - med)
     by_distance = np.zeros(reach + 1)
     by_distance[0] = diff_counts[med]
@@ -85,10 +87,7 @@ def photon_transfer(means, variances):
     typical = float(np.median(spreads))
     span = levels.max() - levels.min()
     if groups < 3 or span < 4 * math.sqrt(typical):
-        level = float(np.median(levels))
-        if level <= 0 or typical <= 0:
-            return None
-        return typical / level, 0.0, False
+        return None
     i, j = np.triu_indices(groups, 1)
     keep = (np.abs(levels[j] - levels[i]) >= span / 8) & (levels[j] != levels[i])
     slopes = (spreads[j] - spreads[i])[keep] / (levels[j] - levels[i])[keep]
@@ -96,7 +95,7 @@ def photon_transfer(means, variances):
     if not gain > 0:
         return None
     intercept = float(np.median(spreads - gain * levels))
-    return gain, -intercept / gain, True
+    return gain, -intercept / gain
 
 
 def laplacian_variance(plane, binning=4):
@@ -132,7 +131,7 @@ def score_channel(planes, sizes, dtype, bits, gain=None, offset=None, flat_field
         counts += np.bincount((p.ravel().astype(np.int64) - int(info.min)), minlength=span)
     total = int(counts.sum())
     saturated = float(counts[level - int(info.min):].sum()) / total
-    zeros = float(counts[:1 - int(info.min)].sum()) / total
+    zeros = float(counts[-int(info.min)]) / total
     means, variances, keep_means, keep_vars, uniformity = [], [], [], [], []
     focus = []
     for p in planes:
@@ -165,7 +164,7 @@ def score_channel(planes, sizes, dtype, bits, gain=None, offset=None, flat_field
         estimate = photon_transfer(sample_means, sample_vars)
         if estimate is not None:
             low = percentile_of_counts(counts, 1) + int(info.min)
-            if not estimate[2] or low - 3 * (bright - low) <= estimate[1] < bright:
+            if low - 3 * (bright - low) <= estimate[1] < bright:
                 gain, offset = estimate[0], estimate[1]
     snr = None if gain is None else math.sqrt(max(0.0, (bright - offset) / gain))
 
