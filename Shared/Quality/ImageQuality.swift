@@ -58,7 +58,7 @@ public enum ImageQuality {
         }
     }
 
-    private static func score<T: ScanSample & Comparable & Numeric>(_ type: T.Type, _ reader: PlaneReader, _ options: QualityOptions) throws -> QualityReport {
+    private static func score<T: ScanSample & Comparable>(_ type: T.Type, _ reader: PlaneReader, _ options: QualityOptions) throws -> QualityReport {
         let image = reader.image
         let container = image.pixelType.bytes * 8
         let (bits, bitsSource): (Int?, String) = {
@@ -69,7 +69,7 @@ public enum ImageQuality {
             return image.significantBits < container ? (image.significantBits, "file") : (container, "container")
         }()
         // The detector's range in the type: [0, 2^bits − 1] unsigned, [−2^(bits−1), 2^(bits−1) − 1] signed.
-        let signed = T.minimumValue < 0 || image.pixelType == .int32
+        let signed = T.minimumValue < 0
         let saturation: Double? = image.pixelType.isInteger ? bits.map { signed ? pow(2, Double($0 - 1)) - 1 : pow(2, Double($0)) - 1 } : nil
         let range: Double? = saturation.map { signed ? 2 * $0 + 1 : $0 }
 
@@ -120,7 +120,8 @@ public enum ImageQuality {
                 guard let peak = values.max(), peak > 0, let value = channel.focusByPlane[z] else { continue }
                 score += value / peak
             }
-            if best == nil || score > best!.score { best = (z, score) }
+            if let best, score <= best.score { continue }
+            best = (z, score)
         }
         return best?.z
     }
