@@ -55,7 +55,4 @@ public final class PlaneReader {
             first += count
         }
     }
-
-    /// A libtiff warning met while reading, if any (a damaged strip read as zeros is only a warning).
-    public var warning: String? { reader.firstWarning }
 }

@@ -46,7 +46,7 @@ let blockSide = 16
 /// over the pixels (two for linearly binned types: the first finds the range). Memory is a few
 /// histograms, per-column sums for one row of blocks and three binned rows: never a plane.
 final class ChannelScan {
-    let width: Int, height: Int
+    let width: Int
     let scale: BinScale
     /// Values at or above this are saturated (nil: the type has no detector maximum).
     let saturationLevel: Double?
@@ -72,8 +72,8 @@ final class ChannelScan {
     private var counts: UnsafeMutablePointer<UInt32>
     private var countedSinceFlush = 0
 
-    init(width: Int, height: Int, scale: BinScale, saturationLevel: Double?, zeroClips: Bool) {
-        self.width = width; self.height = height; self.scale = scale
+    init(width: Int, scale: BinScale, saturationLevel: Double?, zeroClips: Bool) {
+        self.width = width; self.scale = scale
         self.saturationLevel = saturationLevel; self.zeroClips = zeroClips
         histogram = [UInt64](repeating: 0, count: scale.count)
         differences = [UInt64](repeating: 0, count: 2 * scale.count - 1)

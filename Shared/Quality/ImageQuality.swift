@@ -90,7 +90,7 @@ public enum ImageQuality {
                 }
                 scale = low <= high ? .linear(low: low, high: high) : .linear(low: 0, high: 1)
             }
-            let scan = ChannelScan(width: image.sizeX, height: image.sizeY, scale: scale, saturationLevel: saturation,
+            let scan = ChannelScan(width: image.sizeX, scale: scale, saturationLevel: saturation,
                                    zeroClips: image.pixelType.isInteger && !signed)
             for plane in planes {
                 try scan.scanPlane(T.self) { body in try reader.forEachBand(plane: plane, rows: options.bandRows, body) }

@@ -1,3 +1,4 @@
+import FairwayImaging
 import Foundation
 
 /// One channel's metrics (over all its Z planes and time points; focus per Z plane).
@@ -61,7 +62,7 @@ public struct QualityReport: Sendable, Equatable {
     public var thresholds: QualityThresholds
 
     /// Bytes per pixel of the image's type.
-    public var pixelBytes: Int { ["int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "uint32": 4, "float": 4, "double": 8][pixelType] ?? 0 }
+    public var pixelBytes: Int { PixelType(rawValue: pixelType)?.bytes ?? 0 }
 }
 
 extension ChannelQuality: Codable {
