@@ -33,7 +33,7 @@ let services: [(product: String, folder: String, extra: [Target.Dependency])] = 
     ("fairway-converter", "Converter", ["FairwayImaging", crypto]),
     ("fairway-metadata", "Metadata", ["FairwayMetadata", "FairwayImaging", "FairwayXML"]),
     ("fairway-qc", "QC", ["FairwayQuality", "FairwayImaging"]),
-    ("fairway-retention", "Retention", []),
+    ("fairway-retention", "Retention", ["FairwayRetention"]),
     ("fairway-doi", "DOI", []),
 ]
 
@@ -82,6 +82,11 @@ let package = Package(
         // Image quality: per-channel metrics read band by band, photon-transfer gain estimates, the verdict.
         .target(name: "FairwayQuality", dependencies: ["FairwayImaging", "FairwayMetadata"], path: "Shared/Quality",
                 swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+        // libcurl's SMTP client (Debian libcurl4-openssl-dev) behind one C function: curl_easy_setopt is variadic.
+        .target(name: "CSMTP", path: "Shared/CSMTP", linkerSettings: [.linkedLibrary("curl")]),
+        // Lifecycle policies: the planner (set-based SQL), the crash-safe actions on replicas, notices.
+        .target(name: "FairwayRetention", dependencies: ["FairwayCatalog", "FairwayContracts", "FairwayServiceKit", "FairwayMetadata", "CSMTP",
+                                                         postgres, log, crypto], path: "Shared/Retention", swiftSettings: swiftSettings),
         // Files in zones: path confinement, folder walks, streaming checksums, format detection.
         .target(name: "FairwayStorage", dependencies: [crypto], path: "Shared/Storage", swiftSettings: swiftSettings),
         .target(
@@ -110,7 +115,7 @@ let package = Package(
         .executableTarget(
             name: "FairwayCLI",
             dependencies: ["FairwayServiceKit", "FairwayCatalog", "FairwayAMQP", "FairwayContracts", "FairwayStorage", "FairwayMetadata",
-                           "FairwayQuality", argumentParser, log, postgres, httpClient, nioCore, crypto],
+                           "FairwayQuality", "FairwayRetention", argumentParser, log, postgres, httpClient, nioCore, crypto],
             path: "Services/CLI",
             swiftSettings: swiftSettings
         ),
@@ -124,7 +129,7 @@ let package = Package(
             name: "FairwayTestSupport",
             dependencies: ["FairwayServiceKit", "FairwayAMQP", "FairwayCatalog", "FairwayContracts", postgres, log, lifecycle, httpClient, nioCore],
             path: "Tests/Support",
-            exclude: ["pika_publish.py", "check_ome_tiff.py", "make_convert_cases.py", "fake_bfconvert.py", "make_metadata_cases.py", "qc_reference.py", "make_qc_cases.py"],
+            exclude: ["pika_publish.py", "check_ome_tiff.py", "make_convert_cases.py", "fake_bfconvert.py", "make_metadata_cases.py", "qc_reference.py", "make_qc_cases.py", "smtp_sink.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ContractsTests", dependencies: ["FairwayContracts"], path: "Tests/ContractsTests", swiftSettings: swiftSettings),
@@ -132,6 +137,7 @@ let package = Package(
         .testTarget(name: "ConverterTests", dependencies: ["FairwayTestSupport", "FairwayImaging", "FairwayContracts", "FairwayAMQP", postgres], path: "Tests/ConverterTests", swiftSettings: swiftSettings),
         .testTarget(name: "MetadataTests", dependencies: ["FairwayTestSupport", "FairwayMetadata"], path: "Tests/MetadataTests", swiftSettings: swiftSettings),
         .testTarget(name: "QualityTests", dependencies: ["FairwayTestSupport", "FairwayQuality", "FairwayContracts", "FairwayAMQP", postgres], path: "Tests/QualityTests", swiftSettings: swiftSettings),
+        .testTarget(name: "RetentionTests", dependencies: ["FairwayTestSupport", "FairwayRetention", "FairwayContracts", "FairwayAMQP", postgres], path: "Tests/RetentionTests", swiftSettings: swiftSettings),
         .testTarget(name: "XMLTests", dependencies: ["FairwayXML", "FairwayTestSupport"], path: "Tests/XMLTests", swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["FairwayStorage", "FairwayContracts", crypto], path: "Tests/StorageTests", swiftSettings: swiftSettings),
         .testTarget(name: "IngestTests", dependencies: ["FairwayTestSupport", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", "FairwayStorage", postgres, httpClient, nioCore, crypto], path: "Tests/IngestTests", swiftSettings: swiftSettings),

@@ -6,13 +6,14 @@ import FairwayServiceKit
 struct FairwayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fairway",
-        abstract: "Operate a Fairway installation: migrations, zones and tokens, watching and ingesting folders, metadata and search.",
+        abstract: "Operate a Fairway installation: migrations, zones and tokens, watching and ingesting folders, metadata and search, QC, retention.",
         discussion: FairwayConfiguration.helpText + """
 
 
             Exit codes: 0 success, 1 failure (the message says why), 64 usage error.
             """,
         subcommands: [MigrateCommand.self, ZoneCommand.self, TokenCommand.self, WatchCommand.self, IngestTreeCommand.self,
-                      AnnotateCommand.self, SearchCommand.self, MetadataCommand.self, QCCommand.self]
+                      AnnotateCommand.self, SearchCommand.self, MetadataCommand.self, QCCommand.self,
+                      RetentionCommand.self, ContactCommand.self]
     )
 }

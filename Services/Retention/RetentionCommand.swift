@@ -1,5 +1,6 @@
 import ArgumentParser
 import FairwayContracts
+import FairwayRetention
 import FairwayServiceKit
 
 /// `fairway-retention`: Applies lifecycle policies: replication, buffer clean-up, cold tiering, expiry with notice, fixity, legal hold.
@@ -15,16 +16,28 @@ struct RetentionCommand: AsyncParsableCommand {
 
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the service: consume object.registered, qc.scored and doi.registered, emit retention.notice and retention.applied.",
+            abstract: "Run the service: apply the policies on a schedule; consume object.registered and doi.registered; emit retention.notice and retention.applied.",
             discussion: FairwayConfiguration.helpText
         )
 
         @OptionGroup var options: ServeOptions
 
         func run() async throws {
-            // Not built yet (see its issue): the service connects, declares its queue and idles, so
-            // messages wait in fairway.retention for the release that handles them.
-            try await ServiceRuntime(service: .retention, configuration: options.configuration()).run()
+            let configuration = try options.configuration()
+            let settings: RetentionSettings
+            do { settings = try RetentionSettings(configuration) } catch { throw ValidationError(error.description) }
+            try await ServiceRuntime(service: .retention, configuration: configuration) { context in
+                let engine = RetentionEngine(catalog: context.catalog, delivery: settings.delivery, actor: "fairway-retention")
+                // Every interval (and soon after new objects arrive): schedule what the policies ask
+                // for, send due notices, run the actions whose grace period is over.
+                let schedule = PolicySchedule(engine: engine, interval: settings.interval, logger: context.logger)
+                var messages = MessageRoutes()
+                messages.on(ObjectRegistered.self) { _, _ in await schedule.wake() }
+                messages.on(QCScored.self) { _, _ in }
+                // A published study is on legal hold from the moment its DOI exists.
+                messages.on(DOIRegistered.self, LegalHold.record)
+                return ServiceParts(messages: messages, services: [schedule])
+            }.run()
         }
     }
 }

@@ -17,6 +17,7 @@ public final class IngestHarness: @unchecked Sendable {
     public private(set) var converter: ChildProcess?
     public private(set) var metadata: ChildProcess?
     public private(set) var qc: ChildProcess?
+    public private(set) var retention: ChildProcess?
     public let zone: String
     public let port: Int
     public let quietPeriod: String
@@ -151,6 +152,11 @@ public final class IngestHarness: @unchecked Sendable {
         qc = try await startService("qc", environment)
     }
 
+    /// Starts fairway-retention (as the fairway_retention role) and waits until it is ready.
+    public func startRetention(_ environment: [String: String] = [:]) async throws {
+        retention = try await startService("retention", environment)
+    }
+
     private func startService(_ name: String, _ environment: [String: String]) async throws -> ChildProcess {
         var url = URLComponents(string: try TestEnvironment.require("FAIRWAY_\(name.uppercased())_DATABASE_URL"))!
         url.path = "/\(database.name)"
@@ -193,6 +199,7 @@ public final class IngestHarness: @unchecked Sendable {
     }
 
     public func tearDown() async {
+        if let retention { retention.terminate(); _ = await retention.status() }
         if let qc { qc.terminate(); _ = await qc.status() }
         if let metadata { metadata.terminate(); _ = await metadata.status() }
         if let converter { converter.terminate(); _ = await converter.status() }

@@ -23,6 +23,7 @@ public enum Migrations {
         ConverterSchema.migration,
         MetadataSchema.migration,
         QCSchema.migration,
+        RetentionSchema.migration,
     ]
 
     /// Identifies the whole list: tests name their template database after it.
