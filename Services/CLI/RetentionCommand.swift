@@ -170,10 +170,28 @@ struct RetentionCommand: AsyncParsableCommand {
         )
         @OptionGroup var when: When
         @Flag(help: "Print JSON.") var json = false
+        @Flag(help: "Print only how many new actions of each kind would be scheduled (fast on large catalogs).") var summary = false
         @OptionGroup var catalog: CatalogOptions
 
         func run() async throws {
             let at = try when.date()
+            if summary {
+                let started = ContinuousClock.now
+                let counts = try await catalog.withCatalog { client, logger in
+                    try await RetentionPlanner(client: client, logger: logger).proposalCounts(at: at)
+                }
+                let elapsed = ContinuousClock.now - started
+                let byKind = Dictionary(uniqueKeysWithValues: ActionKind.allCases.map { ($0.rawValue, counts[$0] ?? 0) })
+                if json {
+                    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                    let data = try JSONSerialization.data(withJSONObject: ["at": ISO8601DateFormatter().string(from: at), "new": byKind, "seconds": seconds] as [String: Any],
+                                                          options: [.sortedKeys])
+                    print(String(decoding: data, as: UTF8.self))
+                } else {
+                    print(byKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + " (planned in \(elapsed))")
+                }
+                return
+            }
             let (open, planned, notices) = try await catalog.withCatalog { client, logger in
                 let planner = RetentionPlanner(client: client, logger: logger)
                 return (try await planner.openActions(), try await planner.proposals(at: at), try await planner.dueNotices(at: at))
@@ -225,8 +243,8 @@ struct RetentionCommand: AsyncParsableCommand {
             let report = try await catalog.withCatalog { client, logger in
                 // Messages go to the outbox as the retention service's: its relay sends them.
                 let names = FairwayBrokerNames(namespace: configuration.brokerNamespace)
-                let engine = RetentionEngine(catalog: Catalog(client: client, service: "retention", exchange: names.exchange, logger: logger),
-                                             delivery: settings.delivery, actor: RetentionCommand.operatorName)
+                let engine = settings.engine(catalog: Catalog(client: client, service: "retention", exchange: names.exchange, logger: logger),
+                                             actor: RetentionCommand.operatorName)
                 return try await engine.apply(at: at)
             }
             let stamp = ISO8601DateFormatter()
@@ -404,8 +422,8 @@ struct RetentionCommand: AsyncParsableCommand {
                     throw CommandFailure("cannot restage \(objectID): no such live object, no vault resource\(target.map { " named \($0)" } ?? ""), or a restage is already running")
                 }
                 let names = FairwayBrokerNames(namespace: configuration.brokerNamespace)
-                let engine = RetentionEngine(catalog: Catalog(client: client, service: "retention", exchange: names.exchange, logger: logger),
-                                             delivery: settings.delivery, actor: RetentionCommand.operatorName)
+                let engine = settings.engine(catalog: Catalog(client: client, service: "retention", exchange: names.exchange, logger: logger),
+                                             actor: RetentionCommand.operatorName)
                 return try await engine.runAction(actionID, at: Date())
             }
             guard let ran else { throw CommandFailure("the restage action was taken by another run") }

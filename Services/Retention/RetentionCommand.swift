@@ -27,7 +27,7 @@ struct RetentionCommand: AsyncParsableCommand {
             let settings: RetentionSettings
             do { settings = try RetentionSettings(configuration) } catch { throw ValidationError(error.description) }
             try await ServiceRuntime(service: .retention, configuration: configuration) { context in
-                let engine = RetentionEngine(catalog: context.catalog, delivery: settings.delivery, actor: "fairway-retention")
+                let engine = settings.engine(catalog: context.catalog, actor: "fairway-retention")
                 // Every interval (and soon after new objects arrive): schedule what the policies ask
                 // for, send due notices, run the actions whose grace period is over.
                 let schedule = PolicySchedule(engine: engine, interval: settings.interval, logger: context.logger)

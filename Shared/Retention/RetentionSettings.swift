@@ -1,3 +1,4 @@
+public import FairwayCatalog
 public import FairwayServiceKit
 import Foundation
 
@@ -9,6 +10,8 @@ public struct RetentionSettings: Sendable {
     public var mailFrom = "fairway@localhost"
     public var mailbox = "fairway-notices.mbox"
     public var fixityBytesPerSecond: Int64?
+    /// How long a run owns an action it started; a run killed half-way is resumed after this.
+    public var leaseSeconds = 1800
 
     public init() {}
 
@@ -33,6 +36,12 @@ public struct RetentionSettings: Sendable {
             }
             mailFrom = from
         }
+        if let text = nonEmpty("FAIRWAY_RETENTION_LEASE") {
+            guard let lease = FairwayConfiguration.parseDuration(text), lease >= .seconds(1) else {
+                throw .init(description: "FAIRWAY_RETENTION_LEASE=\(text.prefix(32)) is not a duration of at least 1s, such as 30m")
+            }
+            leaseSeconds = Int(lease.components.seconds)
+        }
         if let mailbox = nonEmpty("FAIRWAY_NOTICE_MAILBOX") { self.mailbox = mailbox }
         if let text = nonEmpty("FAIRWAY_FIXITY_BYTES_PER_SECOND") {
             guard let rate = Int64(text), rate > 0 else {
@@ -40,6 +49,10 @@ public struct RetentionSettings: Sendable {
             }
             fixityBytesPerSecond = rate
         }
+    }
+
+    public func engine(catalog: Catalog, actor: String) -> RetentionEngine {
+        RetentionEngine(catalog: catalog, delivery: delivery, actor: actor, leaseSeconds: leaseSeconds)
     }
 
     /// SMTP when configured (notices without an address still go to the mailbox), else the mailbox.

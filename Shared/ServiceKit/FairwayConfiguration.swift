@@ -27,6 +27,7 @@ public struct FairwayConfiguration: Sendable {
         ("FAIRWAY_EXTERNAL_CONVERTER_TIMEOUT", "converter: time after which that command is killed, e.g. 30m (default 1h)"),
         ("FAIRWAY_OME_XSD", "metadata: optional OME XML schema file (e.g. ome-2016-06.xsd) that every OME-XML must validate against; loaded with the network off"),
         ("FAIRWAY_RETENTION_INTERVAL", "retention: time between two runs of the policies, e.g. 15m (default 15m)"),
+        ("FAIRWAY_RETENTION_LEASE", "retention: how long a run owns an action it started; an action of a run that died is resumed after it (default 30m)"),
         ("FAIRWAY_SMTP_URL", "retention: SMTP server for expiry notices, smtp://[user:password@]host[:port] (STARTTLS when offered) or smtps://; without it notices go to the mailbox file"),
         ("FAIRWAY_MAIL_FROM", "retention: sender address of notices (default fairway@localhost)"),
         ("FAIRWAY_NOTICE_MAILBOX", "retention: mbox file that keeps notices when there is no SMTP server or no address (default fairway-notices.mbox)"),

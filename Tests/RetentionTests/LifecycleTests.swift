@@ -51,7 +51,8 @@ struct LifecycleTests {
                 #expect(answer.status == 202, "\(answer.text)")
                 _ = try await harness.settled(answer.body["id"] as? String ?? "")
             }
-            let t0 = Date()
+            // Whole seconds (--at has no fractions), after every object's registration.
+            let t0 = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 1).rounded(.up))
 
             // The service replicates new objects to the vault as soon as they are registered.
             try await harness.startRetention(["FAIRWAY_RETENTION_INTERVAL": "1h", "FAIRWAY_NOTICE_MAILBOX": scratch.appendingPathComponent("service.mbox").path])

@@ -89,12 +89,19 @@ public final class IngestHarness: @unchecked Sendable {
     }
 
     public func cliResult(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
-        try await TestEnvironment.run(try TestEnvironment.executable("fairway"), arguments, environment: [
-            "FAIRWAY_DATABASE_URL": database.url,
-            "FAIRWAY_AMQP_URL": try TestEnvironment.amqpURL,
-            "FAIRWAY_BROKER_NAMESPACE": broker.names.namespace,
-            "FAIRWAY_LOG_LEVEL": "error",
-        ].merging(environment) { $1 })
+        try await TestEnvironment.run(try TestEnvironment.executable("fairway"), arguments, environment: try cliEnvironment.merging(environment) { $1 })
+    }
+
+    /// What `fairway` needs to reach this harness's catalog and broker.
+    public var cliEnvironment: [String: String] {
+        get throws {
+            [
+                "FAIRWAY_DATABASE_URL": database.url,
+                "FAIRWAY_AMQP_URL": try TestEnvironment.amqpURL,
+                "FAIRWAY_BROKER_NAMESPACE": broker.names.namespace,
+                "FAIRWAY_LOG_LEVEL": "error",
+            ]
+        }
     }
 
     public var serviceEnvironment: [String: String] {
