@@ -89,6 +89,8 @@ struct RetentionCommand: AsyncParsableCommand {
                         SELECT \(RetentionCommand.operatorName), 'retention.policy.set', \(investigationID == nil ? "facility" : "investigation"),
                                \(investigation ?? "facility"), jsonb_build_object('policy', policy) FROM saved
                         """, logger: logger)
+                    // Ingest refuses acquisitions over quota from now on, not from the next retention run.
+                    try await Quotas.sync(client: client, logger: logger)
                 }
                 print("retention policy of \(investigation.map { "investigation \($0)" } ?? "the facility") set:")
                 print(policy.yaml)
@@ -255,6 +257,7 @@ struct RetentionCommand: AsyncParsableCommand {
                     "notices": report.notices.map { ["investigation": $0.investigation, "owner": $0.owner, "expiresOn": $0.expiresOn,
                                                      "daysBefore": $0.daysBefore, "objects": $0.objectCount] as [String: Any] },
                     "noticeFailures": report.noticeFailures,
+                    "quotaNotices": report.quotaNotices,
                     "ran": report.ran.map { ["id": $0.id, "object": $0.objectID.uuidString.lowercased(), "action": $0.kind.rawValue,
                                              "state": $0.state, "detail": $0.detail] as [String: Any] },
                 ]
@@ -265,6 +268,7 @@ struct RetentionCommand: AsyncParsableCommand {
                 print("retention at \(stamp.string(from: at)): scheduled \(scheduled.isEmpty ? "nothing" : scheduled.joined(separator: ", ")); "
                       + "\(report.notices.count) notice(s) sent; \(report.ran.count) action(s) run")
                 for failure in report.noticeFailures { print("notice not sent: \(failure)") }
+                for quota in report.quotaNotices { print("quota notice: \(quota)") }
                 printTable(["ID", "ACTION", "OBJECT", "STATE", "DETAIL"],
                            report.ran.map { ["\($0.id)", $0.kind.rawValue, $0.objectID.uuidString.lowercased(), $0.state, $0.detail] }, json: false)
             }

@@ -10,6 +10,7 @@ enum IntakeError: Error, CustomStringConvertible {
     case unknownZone(String)
     case zoneNotAllowed(requested: String, tokenZone: String)
     case path(PathError)
+    case overQuota(investigation: String, usage: Int64, quota: Int64)
 
     var description: String {
         switch self {
@@ -17,6 +18,8 @@ enum IntakeError: Error, CustomStringConvertible {
         case .unknownZone(let zone): "no landing zone is named '\(zone.prefix(128))'"
         case .zoneNotAllowed(let requested, let tokenZone): "this token is for zone '\(tokenZone)', not '\(requested.prefix(128))'"
         case .path(let error): error.description
+        case .overQuota(let investigation, let usage, let quota):
+            "investigation '\(investigation)' is over its storage quota (\(usage) of \(quota) bytes used); remove data or ask an operator to raise the quota"
         }
     }
 }
@@ -78,9 +81,24 @@ struct AcquisitionIntake: Sendable {
         let names = request.isaNames(folders: kind == "folder" ? relative.components[...] : relative.folders)
         let assayID = try await assays.id(investigation: names.investigation, study: names.study, assay: names.assay,
                                           member: owner, on: connection, logger: logger)
+        try await checkQuota(assayID: assayID, on: connection)
         return Checked(zone_id: zone.id, path: relative.description, owner: owner, assay_id: assayID,
                        instrument: request.instrument, acquired_at: request.acquiredAt.map(ISO8601Timestamp.format),
                        metadata: request.metadata ?? [:], kind: kind)
+    }
+
+    /// A hard quota (`quota:` in the retention policy) refuses acquisitions once the investigation's
+    /// live objects fill it. Usage is summed only for investigations that have a quota.
+    func checkQuota(assayID: UUID, on connection: PostgresConnection) async throws {
+        for try await (name, quota, usage) in try await connection.query("""
+            SELECT i.name, i.quota_bytes,
+                   (SELECT coalesce(sum(o.size_bytes), 0)::bigint FROM studies s2 JOIN assays a2 ON a2.study_id = s2.id
+                    JOIN objects o ON o.assay_id = a2.id WHERE s2.investigation_id = i.id AND o.state <> 'expired')
+            FROM assays a JOIN studies s ON s.id = a.study_id JOIN investigations i ON i.id = s.investigation_id
+            WHERE a.id = \(assayID) AND i.quota_bytes IS NOT NULL
+            """, logger: logger).decode((String, Int64, Int64).self) where usage >= quota {
+            throw IntakeError.overQuota(investigation: name, usage: usage, quota: quota)
+        }
     }
 
     /// Records checked acquisitions in a few statements whatever their number: new ones as

@@ -231,6 +231,7 @@ struct APIError: Error {
         case .path(.notFound): self.init(.notFound, "path not found", intake.description)
         case .path(.zoneRootUnusable): self.init(.serviceUnavailable, "zone unavailable", intake.description)
         case .path: self.init(.unprocessableContent, "path not usable", intake.description)
+        case .overQuota: self.init(.init(code: 507, reasonPhrase: "Insufficient Storage"), "over quota", intake.description)
         }
     }
 

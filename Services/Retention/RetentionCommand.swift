@@ -2,6 +2,7 @@ import ArgumentParser
 import FairwayContracts
 import FairwayRetention
 import FairwayServiceKit
+import ServiceLifecycle
 
 /// `fairway-retention`: Applies lifecycle policies: replication, buffer clean-up, cold tiering, expiry with notice, fixity, legal hold.
 @main
@@ -36,7 +37,13 @@ struct RetentionCommand: AsyncParsableCommand {
                 messages.on(QCScored.self) { _, _ in }
                 // A published study is on legal hold from the moment its DOI exists.
                 messages.on(DOIRegistered.self, LegalHold.record)
-                return ServiceParts(messages: messages, services: [schedule])
+                // Fixity: every replica re-read within the read budget, damaged ones marked, announced, repaired.
+                var services: [any Service] = [schedule]
+                if let budget = settings.fixityBytesPerSecond {
+                    services.append(FixityLoop(checker: FixityChecker(engine: engine, bytesPerSecond: budget),
+                                               interval: settings.fixityInterval, logger: context.logger))
+                }
+                return ServiceParts(messages: messages, services: services)
             }.run()
         }
     }

@@ -171,3 +171,26 @@ public struct RetentionApplied: FairwayMessage {
         self.objectID = objectID; self.action = action; self.resource = resource; self.outcome = outcome
     }
 }
+
+/// A fixity check found a replica that no longer holds the catalog's bytes (or no file at all).
+/// An alert: operators watch for it; retention repairs the replica from a good one when it can.
+public struct ReplicaDamaged: FairwayMessage {
+    public static let routingKey = RoutingKey.replicaDamaged
+    public var objectID: UUID
+    public var resource: String
+    public var physicalPath: String
+    /// `mismatch`, `missing` or `unreadable`.
+    public var problem: String
+    public var detail: String
+    public var expectedChecksum: String?
+    public var actualChecksum: String?
+    /// Whether a good replica exists to repair from (the repair is scheduled at once).
+    public var repairable: Bool
+
+    public init(objectID: UUID, resource: String, physicalPath: String, problem: String, detail: String,
+                expectedChecksum: String?, actualChecksum: String?, repairable: Bool) {
+        self.objectID = objectID; self.resource = resource; self.physicalPath = physicalPath; self.problem = problem
+        self.detail = detail; self.expectedChecksum = expectedChecksum; self.actualChecksum = actualChecksum
+        self.repairable = repairable
+    }
+}

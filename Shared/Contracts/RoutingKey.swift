@@ -10,4 +10,5 @@ public enum RoutingKey: String, Sendable, CaseIterable, Codable {
     case doiRegistered = "doi.registered"
     case retentionNotice = "retention.notice"
     case retentionApplied = "retention.applied"
+    case replicaDamaged = "replica.damaged"
 }

@@ -9,6 +9,25 @@ public struct NoticeMail: Sendable {
     public let date: Date
     public let messageID: String
 
+    /// The notice that an investigation reached 80 % or 100 % of its quota.
+    public init(quota: QuotaState, level: Int, recipients: [String], date: Date) {
+        self.recipients = recipients
+        self.date = date
+        let percent = quota.quotaBytes > 0 ? Int((Double(quota.usageBytes) * 100 / Double(quota.quotaBytes)).rounded(.down)) : 100
+        subject = "[Fairway] \(quota.investigation) uses \(percent) % of its storage quota"
+        var lines = [
+            "Hello,",
+            "",
+            "Investigation \(quota.investigation) holds \(Self.bytes(quota.usageBytes)) of its \(Self.bytes(quota.quotaBytes)) quota (\(percent) %).",
+        ]
+        lines += level >= 100
+            ? ["New acquisitions into it are refused until data is removed or the quota is raised."]
+            : ["New acquisitions will be refused once it is full."]
+        lines += ["", "-- ", "Fairway retention (quota notice at \(level) %)"]
+        body = lines.joined(separator: "\n")
+        messageID = "<quota-\(quota.investigationID.uuidString.lowercased())-\(level)-\(Int(date.timeIntervalSince1970))@fairway>"
+    }
+
     public init(notice: PlannedNotice, recipients: [String], date: Date) {
         self.recipients = recipients
         self.date = date

@@ -10,6 +10,7 @@ public struct ApplyReport: Sendable {
     public var scheduled: [ActionKind: Int] = [:]
     public var notices: [PlannedNotice] = []
     public var noticeFailures: [String] = []
+    public var quotaNotices: [String] = []
     public var ran: [RanAction] = []
 
     public struct RanAction: Sendable {
@@ -42,7 +43,7 @@ public struct RetentionEngine: Sendable {
     /// Who is recorded as having requested the actions this engine schedules.
     public let actor: String
     public let leaseSeconds: Int
-    private let slots: BlockingSlots
+    let slots: BlockingSlots
 
     public init(catalog: Catalog, delivery: any NoticeDelivery, actor: String, copiesAtOnce: Int = 2, leaseSeconds: Int = 1800) {
         self.catalog = catalog
@@ -68,6 +69,12 @@ public struct RetentionEngine: Sendable {
                 logger.error("retention notice not sent", metadata: ["investigation": "\(notice.investigation)", "owner": "\(notice.owner)", "error": "\(error)"])
                 report.noticeFailures.append("\(notice.investigation)/\(notice.owner): \(error)")
             }
+        }
+        do {
+            report.quotaNotices = try await sendQuotaNotices(at: now)
+        } catch {
+            logger.error("quota notices not sent", metadata: ["error": "\(error)"])
+            report.noticeFailures.append("quota notices: \(error)")
         }
         report.ran = try await runDue(at: now)
         return report

@@ -10,6 +10,8 @@ public struct RetentionSettings: Sendable {
     public var mailFrom = "fairway@localhost"
     public var mailbox = "fairway-notices.mbox"
     public var fixityBytesPerSecond: Int64?
+    /// A replica is checked again once its last verification is this old.
+    public var fixityInterval: Duration = .seconds(30 * 86_400)
     /// How long a run owns an action it started; a run killed half-way is resumed after this.
     public var leaseSeconds = 1800
 
@@ -36,6 +38,12 @@ public struct RetentionSettings: Sendable {
             }
             mailFrom = from
         }
+        if let text = nonEmpty("FAIRWAY_FIXITY_INTERVAL") {
+            guard let interval = Self.longDuration(text) else {
+                throw .init(description: "FAIRWAY_FIXITY_INTERVAL=\(text.prefix(32)) is not a duration such as 30d, 12h or 90s")
+            }
+            fixityInterval = interval
+        }
         if let text = nonEmpty("FAIRWAY_RETENTION_LEASE") {
             guard let lease = FairwayConfiguration.parseDuration(text), lease >= .seconds(1) else {
                 throw .init(description: "FAIRWAY_RETENTION_LEASE=\(text.prefix(32)) is not a duration of at least 1s, such as 30m")
@@ -49,6 +57,13 @@ public struct RetentionSettings: Sendable {
             }
             fixityBytesPerSecond = rate
         }
+    }
+
+    /// Durations that may be days long: `30d`, `12h`, or what `FairwayConfiguration.parseDuration` reads.
+    public static func longDuration(_ text: String) -> Duration? {
+        if text.hasSuffix("d"), let days = Int(text.dropLast()), days > 0, days <= 3650 { return .seconds(days * 86_400) }
+        if text.hasSuffix("h"), let hours = Int(text.dropLast()), hours > 0, hours <= 87_600 { return .seconds(hours * 3600) }
+        return FairwayConfiguration.parseDuration(text).flatMap { $0 > .zero ? $0 : nil }
     }
 
     public func engine(catalog: Catalog, actor: String) -> RetentionEngine {

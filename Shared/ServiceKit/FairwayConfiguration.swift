@@ -31,7 +31,8 @@ public struct FairwayConfiguration: Sendable {
         ("FAIRWAY_SMTP_URL", "retention: SMTP server for expiry notices, smtp://[user:password@]host[:port] (STARTTLS when offered) or smtps://; without it notices go to the mailbox file"),
         ("FAIRWAY_MAIL_FROM", "retention: sender address of notices (default fairway@localhost)"),
         ("FAIRWAY_NOTICE_MAILBOX", "retention: mbox file that keeps notices when there is no SMTP server or no address (default fairway-notices.mbox)"),
-        ("FAIRWAY_FIXITY_BYTES_PER_SECOND", "retention: read budget of continuous fixity checks, bytes per second (default: fixity off)"),
+        ("FAIRWAY_FIXITY_BYTES_PER_SECOND", "retention: read budget of continuous fixity checks, bytes per second, e.g. 50000000 (default: no continuous checks; `fairway fixity check` still works)"),
+        ("FAIRWAY_FIXITY_INTERVAL", "retention: a replica is checked again once its last verification is this old, e.g. 30d or 12h (default 30d)"),
         ("FAIRWAY_CONFIG_FILE", "optional file of KEY=VALUE lines for any of these; the environment wins"),
     ]
 

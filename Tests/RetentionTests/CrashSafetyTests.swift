@@ -68,6 +68,17 @@ struct CrashSafetyTests {
             #expect(try await harness.count("SELECT count(*) FROM replicas r JOIN resources x ON x.id = r.resource_id WHERE x.role = 'vault'") == 0)
             try await Self.everyObjectHasAnIntactReplica(harness)
             try await CatalogDiskWalk.check(harness: harness, roots: [harness.landing, vault, cold])
+
+            // Restage on request: back in the vault, verified, and counted as accessed.
+            let object = try #require(try await harness.rows("SELECT id::text AS id, logical_path FROM objects ORDER BY logical_path LIMIT 1").first)
+            let restaged = try await harness.cli("retention", "restage", object["id"] as? String ?? "")
+            #expect(restaged.contains("done: copied from cold to vault"), "\(restaged)")
+            #expect(try await harness.count("SELECT count(*) FROM objects WHERE last_accessed_at IS NOT NULL") == 1)
+            let path = try #require(try await harness.rows("""
+                SELECT r.physical_path FROM replicas r JOIN resources x ON x.id = r.resource_id WHERE x.role = 'vault'
+                """).first?["physical_path"] as? String)
+            #expect(path.hasPrefix(vault.path) && path.hasSuffix(object["logical_path"] as? String ?? "?"))
+            try await CatalogDiskWalk.check(harness: harness, roots: [harness.landing, vault, cold])
         }
     }
 

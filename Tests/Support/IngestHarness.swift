@@ -164,6 +164,14 @@ public final class IngestHarness: @unchecked Sendable {
         retention = try await startService("retention", environment)
     }
 
+    /// Stops fairway-retention (SIGTERM) and waits for it to exit.
+    public func stopRetention() async {
+        guard let retention else { return }
+        retention.terminate()
+        _ = await retention.status()
+        self.retention = nil
+    }
+
     private func startService(_ name: String, _ environment: [String: String]) async throws -> ChildProcess {
         var url = URLComponents(string: try TestEnvironment.require("FAIRWAY_\(name.uppercased())_DATABASE_URL"))!
         url.path = "/\(database.name)"

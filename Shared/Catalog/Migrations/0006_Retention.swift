@@ -81,6 +81,32 @@ enum RetentionSchema {
             UNIQUE (investigation_id, owner, expires_on, days_before)
         )
         """,
+        // Every fixity check: the report's figures and the trail of each replica's verifications.
+        """
+        CREATE TABLE fixity_checks (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            replica_id uuid,
+            object_id uuid NOT NULL REFERENCES objects ON DELETE CASCADE,
+            resource_id uuid NOT NULL REFERENCES resources,
+            physical_path text NOT NULL,
+            checked_at timestamptz NOT NULL DEFAULT now(),
+            outcome text NOT NULL CHECK (outcome IN ('ok', 'mismatch', 'missing', 'unreadable')),
+            bytes bigint NOT NULL CHECK (bytes >= 0),
+            seconds double precision NOT NULL CHECK (seconds >= 0),
+            detail text
+        )
+        """,
+        "CREATE INDEX fixity_checks_at ON fixity_checks (checked_at)",
+        """
+        CREATE TABLE quota_notices (
+            investigation_id uuid NOT NULL REFERENCES investigations ON DELETE CASCADE,
+            level integer NOT NULL CHECK (level IN (80, 100)),
+            usage_bytes bigint NOT NULL,
+            quota_bytes bigint NOT NULL,
+            sent_at timestamptz NOT NULL,
+            PRIMARY KEY (investigation_id, level)
+        )
+        """,
         """
         CREATE TABLE contacts (
             username text PRIMARY KEY CHECK (username <> ''),
@@ -120,10 +146,12 @@ enum RetentionSchema {
         "CREATE INDEX replicas_resource_object ON replicas (resource_id, object_id)",
         "CREATE INDEX replicas_verified ON replicas (last_verified_at NULLS FIRST)",
         """
-        GRANT SELECT, INSERT, UPDATE ON retention_actions, retention_notices, retention_holds TO fairway_retention
+        GRANT SELECT, INSERT, UPDATE ON retention_actions, retention_notices, retention_holds, fixity_checks TO fairway_retention
         """,
         "GRANT SELECT ON retention_policies, retention_extensions, contacts, investigation_members TO fairway_retention",
         "GRANT UPDATE ON acquisitions TO fairway_retention",
+        "GRANT UPDATE (quota_bytes) ON investigations TO fairway_retention",
+        "GRANT SELECT, INSERT, DELETE ON quota_notices TO fairway_retention",
         "GRANT SELECT ON retention_holds, retention_actions TO fairway_ingest, fairway_doi",
     ])
 }
