@@ -22,7 +22,11 @@ struct CatalogOptions: ParsableArguments {
         // The client's own notices (a lease racing its start-up) are noise on an operator's terminal.
         if !["trace", "debug"].contains(configuration.logLevel) { logger.logLevel = .error }
         let quiet = logger
-        return try await PostgresClient.withClient(url: url, logger: quiet) { client in try await body(client, quiet) }
+        do {
+            return try await PostgresClient.withClient(url: url, logger: quiet) { client in try await body(client, quiet) }
+        } catch let error as PSQLError {
+            throw CommandFailure(describeDatabaseError(error))
+        }
     }
 }
 

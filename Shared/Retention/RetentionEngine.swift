@@ -181,7 +181,7 @@ public struct RetentionEngine: Sendable {
             }
         } catch {
             state = "failed"
-            detail = (error as? ActionFailure)?.description ?? String(describing: error)
+            detail = (error as? ActionFailure)?.description ?? describeDatabaseError(error)
             logger.error("retention action failed", metadata: ["action": "\(action.id)", "kind": "\(action.kind.rawValue)",
                                                                "object": "\(action.objectID)", "error": "\(detail)"])
             do {

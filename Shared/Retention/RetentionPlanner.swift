@@ -77,27 +77,42 @@ public struct RetentionPlanner: Sendable {
     }
 
     /// Each object that is not expired, with its policy, its grace period, its expiry date and
-    /// whether a hold covers it. `$1` is the planning time.
+    /// whether a hold covers it. `$1` is the planning time. The policy's periods are worked out
+    /// once per investigation (`pol`), so each object costs a few timestamp additions, and holds
+    /// are looked up in hashed sets, whatever their number.
     static let objectsWithPolicy = """
+        pol AS MATERIALIZED (
+            SELECT e.investigation_id, e.investigation, e.policy,
+                   e.policy->>'replicateTo' AS replicate_to,
+                   coalesce(e.policy->>'tierTo', (SELECT min(name) FROM resources WHERE role = 'cold')) AS tier_to,
+                   retention_period(e.policy, 'cleanBufferAfter') AS clean_after,
+                   retention_period(e.policy, 'tierToColdAfterNoAccess') AS tier_after,
+                   coalesce(retention_period(e.policy, 'gracePeriod'), interval '7 days') AS grace,
+                   retention_period(e.policy, 'expireAfter') AS expire_after,
+                   e.investigation_created_at + retention_period(e.policy, 'groupLifetime') AS group_end,
+                   -- An extension, once granted, moves both kinds of expiry.
+                   CASE WHEN e.extended_at IS NULL THEN interval '0'
+                        ELSE coalesce(retention_period(e.policy, 'extension'), interval '0') END AS extension
+            FROM retention_effective_policies e
+        ),
+        held_objects AS MATERIALIZED (SELECT object_id FROM retention_holds WHERE released_at IS NULL AND object_id IS NOT NULL),
+        held_studies AS MATERIALIZED (SELECT study_id FROM retention_holds WHERE released_at IS NULL AND study_id IS NOT NULL),
         o AS (
             SELECT o.id, o.logical_path, o.size_bytes, o.checksum, o.owner, o.created_at,
                    coalesce(o.last_accessed_at, o.created_at) AS last_access,
                    coalesce(p.created_at, o.created_at) AS born,
-                   e.investigation_id, e.investigation, e.policy,
-                   coalesce(retention_period(e.policy, 'gracePeriod'), interval '7 days') AS grace,
-                   -- Expiry: the object's age or its group's lifetime, whichever ends first; an
-                   -- extension moves it once. Derived data expires with the data it came from.
-                   least(coalesce(p.created_at, o.created_at) + retention_period(e.policy, 'expireAfter'),
-                         e.investigation_created_at + retention_period(e.policy, 'groupLifetime'))
-                     + CASE WHEN e.extended_at IS NULL THEN interval '0'
-                            ELSE coalesce(retention_period(e.policy, 'extension'), interval '0') END AS expires_at,
-                   EXISTS (SELECT 1 FROM retention_holds h
-                           WHERE h.released_at IS NULL AND (h.object_id = o.id OR h.object_id = o.parent_id OR h.study_id = s.id)) AS held
+                   pol.investigation_id, pol.investigation, pol.policy, pol.replicate_to, pol.tier_to,
+                   pol.clean_after, pol.tier_after, pol.grace,
+                   -- Expiry: the object's age or its group's lifetime, whichever ends first.
+                   -- Derived data expires with the data it came from.
+                   least(coalesce(p.created_at, o.created_at) + pol.expire_after, pol.group_end) + pol.extension AS expires_at,
+                   coalesce(o.id IN (SELECT object_id FROM held_objects) OR o.parent_id IN (SELECT object_id FROM held_objects)
+                            OR s.id IN (SELECT study_id FROM held_studies), false) AS held
             FROM objects o
             LEFT JOIN objects p ON p.id = o.parent_id
             JOIN assays a ON a.id = o.assay_id
             JOIN studies s ON s.id = a.study_id
-            JOIN retention_effective_policies e ON e.investigation_id = s.investigation_id
+            JOIN pol ON pol.investigation_id = s.investigation_id
             WHERE o.state <> 'expired'
         )
         """
@@ -114,41 +129,43 @@ public struct RetentionPlanner: Sendable {
         proposals AS (
             SELECT o.id AS object_id, 'replicate' AS kind, v.id AS resource_id, $1::timestamptz AS not_before,
                    'landing copy has no verified replica on ' || v.name AS reason
-            FROM o JOIN resources v ON v.name = o.policy->>'replicateTo' AND v.role = 'vault'
+            FROM o JOIN resources v ON v.name = o.replicate_to AND v.role = 'vault'
             WHERE EXISTS (SELECT 1 FROM good g WHERE g.object_id = o.id AND g.role = 'landing')
               AND NOT EXISTS (SELECT 1 FROM good g WHERE g.object_id = o.id AND g.role IN ('vault', 'cold')
                               AND g.checksum IS NOT DISTINCT FROM o.checksum)
             UNION ALL
             SELECT o.id, 'clean-buffer', r.resource_id,
-                   greatest(o.born + retention_period(o.policy, 'cleanBufferAfter'), $1::timestamptz + o.grace),
+                   greatest(o.born + o.clean_after, $1::timestamptz + o.grace),
                    'landing copy older than ' || (o.policy->>'cleanBufferAfter') || ' with a verified replica on ' || v.name
             FROM o
             JOIN replicas r ON r.object_id = o.id
             JOIN resources l ON l.id = r.resource_id AND l.role = 'landing'
-            JOIN resources v ON v.name = o.policy->>'replicateTo' AND v.role = 'vault'
-            WHERE o.born + retention_period(o.policy, 'cleanBufferAfter') <= $1::timestamptz + o.grace
+            JOIN resources v ON v.name = o.replicate_to AND v.role = 'vault'
+            WHERE o.born + o.clean_after <= $1::timestamptz + o.grace
               AND EXISTS (SELECT 1 FROM good g WHERE g.object_id = o.id AND g.resource_id = v.id
                           AND g.checksum = o.checksum AND g.last_verified_at IS NOT NULL)
             UNION ALL
             SELECT o.id, 'tier', c.id,
-                   greatest(o.last_access + retention_period(o.policy, 'tierToColdAfterNoAccess'), $1::timestamptz + o.grace),
+                   greatest(o.last_access + o.tier_after, $1::timestamptz + o.grace),
                    'not accessed for ' || (o.policy->>'tierToColdAfterNoAccess')
-            FROM o JOIN resources c ON c.role = 'cold'
-                AND c.name = coalesce(o.policy->>'tierTo', (SELECT min(name) FROM resources WHERE role = 'cold'))
-            WHERE NOT o.held
-              AND o.last_access + retention_period(o.policy, 'tierToColdAfterNoAccess') <= $1::timestamptz + o.grace
+            FROM o JOIN resources c ON c.role = 'cold' AND c.name = o.tier_to
+            WHERE NOT o.held AND o.last_access + o.tier_after <= $1::timestamptz + o.grace
               AND EXISTS (SELECT 1 FROM good g WHERE g.object_id = o.id AND g.role IN ('vault', 'derived'))
             UNION ALL
             SELECT o.id, 'delete', NULL::uuid, greatest(o.expires_at, $1::timestamptz + o.grace),
                    'expires on ' || to_char(o.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ' under the retention policy'
             FROM o
             WHERE NOT o.held AND o.expires_at <= $1::timestamptz + o.grace
+        ),
+        -- Read once before anything is inserted: when scheduling, the table grows during the
+        -- statement, and a plan probing it row by row would slow down with every insert.
+        open_actions AS MATERIALIZED (
+            SELECT object_id, kind FROM retention_actions
+            WHERE state IN ('scheduled', 'running') OR (state = 'failed' AND finished_at > $1::timestamptz - interval '1 hour')
         )
         SELECT pr.object_id, pr.kind, pr.resource_id, pr.not_before, pr.reason
         FROM proposals pr
-        WHERE NOT EXISTS (SELECT 1 FROM retention_actions a WHERE a.object_id = pr.object_id AND a.kind = pr.kind
-                          AND (a.state IN ('scheduled', 'running')
-                               OR (a.state = 'failed' AND a.finished_at > $1::timestamptz - interval '1 hour')))
+        WHERE NOT EXISTS (SELECT 1 FROM open_actions a WHERE a.object_id = pr.object_id AND a.kind = pr.kind)
         """
 
     /// Notices due at `$1`: per object the nearest step already reached, grouped by investigation,
