@@ -137,7 +137,7 @@ let package = Package(
         .testTarget(name: "ConverterTests", dependencies: ["FairwayTestSupport", "FairwayImaging", "FairwayContracts", "FairwayAMQP", postgres], path: "Tests/ConverterTests", swiftSettings: swiftSettings),
         .testTarget(name: "MetadataTests", dependencies: ["FairwayTestSupport", "FairwayMetadata"], path: "Tests/MetadataTests", swiftSettings: swiftSettings),
         .testTarget(name: "QualityTests", dependencies: ["FairwayTestSupport", "FairwayQuality", "FairwayContracts", "FairwayAMQP", postgres], path: "Tests/QualityTests", swiftSettings: swiftSettings),
-        .testTarget(name: "RetentionTests", dependencies: ["FairwayTestSupport", "FairwayRetention", "FairwayContracts", "FairwayAMQP", postgres], path: "Tests/RetentionTests", swiftSettings: swiftSettings),
+        .testTarget(name: "RetentionTests", dependencies: ["FairwayTestSupport", "FairwayRetention", "FairwayContracts", "FairwayAMQP", postgres, httpClient, nioCore], path: "Tests/RetentionTests", swiftSettings: swiftSettings),
         .testTarget(name: "XMLTests", dependencies: ["FairwayXML", "FairwayTestSupport"], path: "Tests/XMLTests", swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["FairwayStorage", "FairwayContracts", crypto], path: "Tests/StorageTests", swiftSettings: swiftSettings),
         .testTarget(name: "IngestTests", dependencies: ["FairwayTestSupport", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", "FairwayStorage", postgres, httpClient, nioCore, crypto], path: "Tests/IngestTests", swiftSettings: swiftSettings),

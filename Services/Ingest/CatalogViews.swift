@@ -118,8 +118,33 @@ struct CatalogViews: Sendable {
             FROM objects o
             JOIN assays y ON y.id = o.assay_id JOIN studies s ON s.id = y.study_id JOIN investigations i ON i.id = s.investigation_id
             WHERE o.id = $1
-              AND EXISTS (SELECT 1 FROM replicas p JOIN resources r ON r.id = p.resource_id WHERE p.object_id = o.id AND r.name = $2)
+              AND (EXISTS (SELECT 1 FROM replicas p JOIN resources r ON r.id = p.resource_id WHERE p.object_id = o.id AND r.name = $2)
+                   -- Still the zone's after retention cleaned the buffer: acquired there.
+                   OR EXISTS (SELECT 1 FROM acquisitions q JOIN resources z ON z.id = q.zone_id
+                              WHERE z.name = $2 AND q.id = coalesce(o.acquisition_id, (SELECT f.acquisition_id FROM objects f WHERE f.id = o.parent_id))))
             """, binds: binds(id, zone)))
+    }
+
+    /// The replica to read an object's bytes from (an intact one, the fastest storage first) for a
+    /// token of `zone`, recording the access that retention's tiering counts from.
+    func readableReplica(_ id: UUID, zone: String) async throws -> (path: String, size: Int64, checksum: String?)? {
+        var found: (String, Int64, String?)?
+        for try await row in try await client.query(PostgresQuery(unsafeSQL: """
+            WITH readable AS (
+                SELECT r.physical_path, o.size_bytes, o.checksum
+                FROM objects o
+                JOIN replicas r ON r.object_id = o.id AND r.status = 'good' AND r.checksum = o.checksum AND r.physical_path_bytes IS NULL
+                JOIN resources x ON x.id = r.resource_id
+                JOIN acquisitions q ON q.id = coalesce(o.acquisition_id, (SELECT f.acquisition_id FROM objects f WHERE f.id = o.parent_id))
+                JOIN resources z ON z.id = q.zone_id
+                WHERE o.id = $1 AND z.name = $2 AND o.state <> 'expired'
+                ORDER BY CASE x.role WHEN 'landing' THEN 0 WHEN 'vault' THEN 1 WHEN 'derived' THEN 2 ELSE 3 END
+                LIMIT 1
+            ),
+            accessed AS (UPDATE objects SET last_accessed_at = now() WHERE id = $1 AND EXISTS (SELECT 1 FROM readable))
+            SELECT physical_path, size_bytes, checksum FROM readable
+            """, binds: binds(id, zone)), logger: logger).decode((String, Int64, String?).self) { found = row }
+        return found.map { (path: $0.0, size: $0.1, checksum: $0.2) }
     }
 
     private func binds(_ id: UUID, _ zone: String) -> PostgresBindings {

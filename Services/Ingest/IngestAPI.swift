@@ -2,13 +2,14 @@ import FairwayCatalog
 import FairwayContracts
 import FairwayStorage
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
 import PostgresNIO
 
 /// The watcher-facing HTTP API: `POST /v1/acquisitions`, `GET /v1/acquisitions/{id}`,
-/// `GET /v1/objects`, `GET /v1/objects/{id}` and `GET /v1/search`. Every request carries a watcher token; errors are
+/// `GET /v1/objects`, `GET /v1/objects/{id}`, `GET /v1/objects/{id}/content` and `GET /v1/search`. Every request carries a watcher token; errors are
 /// JSON `{"error", "detail"}` with the status that says whose fault it is.
 struct IngestAPI: Sendable {
     let intake: AcquisitionIntake
@@ -27,6 +28,9 @@ struct IngestAPI: Sendable {
         router.get("/v1/objects") { request, _ in await handle { try await listObjects(request) } }
         router.get("/v1/objects/:id") { request, context in
             await handle { try await getObject(request, id: context.parameters.get("id") ?? "") }
+        }
+        router.get("/v1/objects/:id/content") { request, context in
+            await handle { try await getContent(request, id: context.parameters.get("id") ?? "", context: context) }
         }
         router.get("/v1/search") { request, _ in await handle { try await search(request) } }
     }
@@ -173,6 +177,27 @@ struct IngestAPI: Sendable {
             throw APIError(.notFound, "not found", "no object \(id.uuidString.lowercased()) in zone \(identity.zone)")
         }
         return raw(.ok, body)
+    }
+
+    /// The object's bytes, streamed from an intact replica; the read counts as an access, so data
+    /// in use is not tiered to cold storage. `Repr-Digest` (RFC 9530) carries the SHA-256.
+    private func getContent(_ request: Request, id: String, context: BasicRequestContext) async throws -> Response {
+        let identity = try await authenticate(request)
+        guard let id = UUID(uuidString: id) else { throw APIError(.notFound, "not found", "'\(id.prefix(64))' is not an object id") }
+        guard let replica = try await views.readableReplica(id, zone: identity.zone) else {
+            throw APIError(.notFound, "not found", "no readable object \(id.uuidString.lowercased()) in zone \(identity.zone)")
+        }
+        let body: ResponseBody
+        do {
+            body = try await FileIO().loadFile(path: replica.path, context: context)
+        } catch {
+            throw APIError(.serviceUnavailable, "unavailable", "the replica could not be read; retry later")
+        }
+        var headers: HTTPFields = [.contentType: "application/octet-stream", .contentLength: "\(replica.size)"]
+        if let checksum = replica.checksum, checksum.hasPrefix("sha2:") {
+            headers[HTTPField.Name("Repr-Digest")!] = "sha-256=:\(checksum.dropFirst(5)):"
+        }
+        return Response(status: .ok, headers: headers, body: body)
     }
 
     private func authenticate(_ request: Request) async throws -> WatcherIdentity {

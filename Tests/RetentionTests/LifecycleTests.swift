@@ -3,6 +3,9 @@ import FairwayContracts
 import FairwayRetention
 import FairwayTestSupport
 import Foundation
+import AsyncHTTPClient
+import NIOCore
+import PostgresNIO
 import Testing
 
 /// Whole lifecycles against the real catalog, broker and file system, with the clock moved by
@@ -218,6 +221,60 @@ enum CatalogDiskWalk {
                 guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
                 #expect(recorded.contains(url.path), "\(url.path) is on disk but not a recorded replica")
             }
+        }
+    }
+}
+
+@Suite("Retention and access", .serialized)
+struct AccessTests {
+    @Test("reading an object through the catalog API records the access that tiering counts from, and keeps working from cold storage")
+    func accessDelaysTiering() async throws {
+        try await IngestHarness.with { harness in
+            let vault = try TestEnvironment.temporaryFolder("fairway-vault")
+            let cold = try TestEnvironment.temporaryFolder("fairway-cold")
+            let scratch = try TestEnvironment.temporaryFolder("fairway-access")
+            try await harness.cli("zone", "add", "vault", "--path", vault.path, "--role", "vault")
+            try await harness.cli("zone", "add", "cold", "--path", cold.path, "--role", "cold")
+            let policy = scratch.appendingPathComponent("policy.yaml")
+            try Data("replicateTo: vault\ncleanBufferAfter: 1d\ntierToColdAfterNoAccess: 2y\ngracePeriod: 0h\n".utf8).write(to: policy)
+            try await harness.cli("retention", "policy", "set", "--facility", "--file", policy.path)
+            let content = IngestHarness.randomBytes(70_000)
+            _ = try harness.write("acc/image.bin", content)
+            let answer = try await harness.post(["zone": harness.zone, "path": "acc", "investigation": "lab", "study": "s1", "assay": "run1"])
+            _ = try await harness.settled(answer.body["id"] as? String ?? "")
+            let id = try #require(try await harness.rows("SELECT id::text AS id FROM objects").first?["id"] as? String)
+            let lifecycle = Lifecycle(harness: harness, t0: Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 1).rounded(.up)))
+
+            @Sendable func download() async throws -> (status: UInt, bytes: [UInt8], digest: String?) {
+                var request = HTTPClientRequest(url: "http://127.0.0.1:\(harness.port)/v1/objects/\(id)/content")
+                request.headers.add(name: "Authorization", value: "Bearer \(harness.token)")
+                let response = try await IngestHarness.http.execute(request, timeout: .seconds(30))
+                let body = try await response.body.collect(upTo: 1 << 20)
+                return (response.status.code, Array(buffer: body), response.headers.first(name: "Repr-Digest"))
+            }
+            let first = try await download()
+            #expect(first.status == 200 && first.bytes == content)
+            let checksum = try #require(try await harness.rows("SELECT checksum FROM objects").first?["checksum"] as? String)
+            #expect(first.digest == "sha-256=:\(checksum.dropFirst(5)):")
+            #expect(try await harness.count("SELECT count(*) FROM objects WHERE last_accessed_at IS NOT NULL") == 1)
+
+            // Replicated, buffer cleaned; then read again a year later (the clock of the catalog is
+            // moved for the test): not tiered at 2 years, tiered 2 years after that read.
+            _ = try await lifecycle.apply()
+            _ = try await lifecycle.apply(days: 2)
+            try await harness.database.withClient { client in
+                try await client.query("UPDATE objects SET last_accessed_at = last_accessed_at + interval '1 year'")
+            }
+            #expect(try await lifecycle.plan(years: 2, days: 1).filter { $0["action"] as? String == "tier" }.isEmpty)
+            #expect(try await lifecycle.plan(years: 3, days: 1).filter { $0["action"] as? String == "tier" }.count == 1)
+            let tiered = try await lifecycle.apply(years: 3, days: 1)
+            #expect((tiered["ran"] as? [[String: Any]])?.map { $0["action"] as? String } == ["tier"])
+
+            // Only on cold now, and still readable through the API; the object view still answers.
+            let later = try await download()
+            #expect(later.status == 200 && later.bytes == content)
+            #expect(try await harness.request(.GET, "/v1/objects/\(id)").status == 200)
+            try await CatalogDiskWalk.check(harness: harness, roots: [harness.landing, vault, cold])
         }
     }
 }
