@@ -12,7 +12,7 @@ struct RetentionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retention",
         abstract: "Lifecycle policies: set and show them, plan and apply them at any date, extend, hold, restage, cancel.",
-        subcommands: [Policy.self, Plan.self, Apply.self, Extend.self, Hold.self, Release.self, Restage.self, Cancel.self]
+        subcommands: [Policy.self, Plan.self, Apply.self, Log.self, Extend.self, Hold.self, Release.self, Restage.self, Cancel.self]
     )
 
     /// Who the catalog records for an operator's change.
@@ -273,6 +273,50 @@ struct RetentionCommand: AsyncParsableCommand {
                            report.ran.map { ["\($0.id)", $0.kind.rawValue, $0.objectID.uuidString.lowercased(), $0.state, $0.detail] }, json: false)
             }
             if report.ran.contains(where: { $0.state == "failed" }) || !report.noticeFailures.isEmpty { throw ExitCode(1) }
+        }
+    }
+
+    struct Log: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The audit trail of retention actions, newest first: who asked, why, when, and what happened.")
+        @Option(help: "Only this object's actions.") var object: String?
+        @Option(help: "Only this kind: \(ActionKind.allCases.map(\.rawValue).joined(separator: ", ")).") var kind: String?
+        @Option(help: "Only actions in this state: scheduled, running, done, failed, cancelled.") var state: String?
+        @Option(help: "At most this many.") var limit = 50
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var catalog: CatalogOptions
+
+        func validate() throws {
+            if let object, UUID(uuidString: object) == nil { throw ValidationError("--object \(object) is not an object id") }
+            if let kind, ActionKind(rawValue: kind) == nil { throw ValidationError("--kind must be one of \(ActionKind.allCases.map(\.rawValue).joined(separator: ", "))") }
+            if let state, !["scheduled", "running", "done", "failed", "cancelled"].contains(state) { throw ValidationError("--state must be scheduled, running, done, failed or cancelled") }
+            guard (1 ... 100_000).contains(limit) else { throw ValidationError("--limit must be between 1 and 100000") }
+        }
+
+        func run() async throws {
+            let objectID = object.flatMap(UUID.init(uuidString:)), kind = kind, state = state, limit = limit
+            let rows = try await catalog.withCatalog { client, logger in
+                var rows: [[String]] = []
+                for try await (id, object, path, kind, state, resource, scheduled, notBefore, finished, by, reason, outcome) in try await client.query("""
+                    SELECT a.id, a.object_id::text, o.logical_path, a.kind, a.state, coalesce(x.name, ''),
+                           to_char(a.scheduled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                           to_char(a.not_before AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                           coalesce(to_char(a.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), ''),
+                           a.requested_by, a.reason, coalesce(a.error, a.outcome, '')
+                    FROM retention_actions a JOIN objects o ON o.id = a.object_id LEFT JOIN resources x ON x.id = a.resource_id
+                    WHERE (\(objectID)::uuid IS NULL OR a.object_id = \(objectID))
+                      AND (\(kind)::text IS NULL OR a.kind = \(kind)) AND (\(state)::text IS NULL OR a.state = \(state))
+                    ORDER BY a.id DESC LIMIT \(limit)
+                    """, logger: logger).decode((Int64, String, String, String, String, String, String, String, String, String, String, String).self) {
+                    rows.append(["\(id)", object, path, kind, state, resource, scheduled, notBefore, finished, by, reason, outcome])
+                }
+                return rows
+            }
+            if json {
+                printTable(["id", "object", "path", "action", "state", "resource", "scheduledAt", "notBefore", "finishedAt", "requestedBy", "reason", "outcome"], rows, json: true)
+            } else {
+                printTable(["ID", "ACTION", "STATE", "PATH", "RESOURCE", "SCHEDULED", "FINISHED", "BY", "OUTCOME"],
+                           rows.map { [$0[0], $0[3], $0[4], $0[2], $0[5], $0[6], $0[8], $0[9], $0[11]] }, json: false)
+            }
         }
     }
 

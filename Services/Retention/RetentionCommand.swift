@@ -34,7 +34,6 @@ struct RetentionCommand: AsyncParsableCommand {
                 let schedule = PolicySchedule(engine: engine, interval: settings.interval, logger: context.logger)
                 var messages = MessageRoutes()
                 messages.on(ObjectRegistered.self) { _, _ in await schedule.wake() }
-                messages.on(QCScored.self) { _, _ in }
                 // A published study is on legal hold from the moment its DOI exists.
                 messages.on(DOIRegistered.self, LegalHold.record)
                 // Fixity: every replica re-read within the read budget, damaged ones marked, announced, repaired.

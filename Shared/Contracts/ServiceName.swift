@@ -15,7 +15,8 @@ public enum ServiceName: String, Sendable, CaseIterable, Codable {
         // `object.registered` would race the converter's pyramid policy and describe twice.
         case .metadata: [.objectConverted]
         case .qc: [.metadataExtracted]
-        case .retention: [.objectRegistered, .qcScored, .doiRegistered]
+        // New objects wake the policies (replication at once); a DOI puts its study on legal hold.
+        case .retention: [.objectRegistered, .doiRegistered]
         case .doi: [.datasetPublishRequested]
         }
     }
@@ -24,6 +25,7 @@ public enum ServiceName: String, Sendable, CaseIterable, Codable {
     public var retiredKeys: [RoutingKey] {
         switch self {
         case .metadata: [.objectRegistered]
+        case .retention: [.qcScored]
         default: []
         }
     }

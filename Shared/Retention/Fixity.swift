@@ -1,7 +1,7 @@
-public import FairwayCatalog
-public import FairwayContracts
+import FairwayCatalog
+import FairwayContracts
 public import Foundation
-public import Logging
+import Logging
 import FairwayServiceKit
 import PostgresNIO
 

@@ -32,7 +32,9 @@ public struct NoticeMail: Sendable {
         self.recipients = recipients
         self.date = date
         let count = notice.objectCount == 1 ? "1 object" : "\(notice.objectCount) objects"
-        subject = "[Fairway] \(count) of \(notice.investigation) will be deleted on \(notice.expiresOn) (in \(notice.daysBefore) days)"
+        // The days actually left: a step reached while the service was down is sent late.
+        let daysLeft = max(0, Int((notice.expiresAt.timeIntervalSince(date) / 86_400).rounded()))
+        subject = "[Fairway] \(count) of \(notice.investigation) will be deleted on \(notice.expiresOn) (in \(daysLeft) days)"
         var lines = [
             "Hello,",
             "",
@@ -154,7 +156,7 @@ public struct MailboxDelivery: NoticeDelivery {
         let entry = "From \(from) \(asctime.string(from: mail.date))\n" + lines.joined(separator: "\n") + "\n"
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         defer { try? handle.close() }
         try handle.seekToEnd()

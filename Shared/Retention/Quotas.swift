@@ -1,5 +1,5 @@
-public import FairwayCatalog
-public import FairwayContracts
+import FairwayCatalog
+import FairwayContracts
 public import Foundation
 public import Logging
 public import PostgresNIO

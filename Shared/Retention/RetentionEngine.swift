@@ -1,7 +1,7 @@
 public import FairwayCatalog
-public import FairwayContracts
+import FairwayContracts
 public import Foundation
-public import Logging
+import Logging
 import FairwayServiceKit
 import PostgresNIO
 
@@ -190,6 +190,10 @@ public struct RetentionEngine: Sendable {
                 // The lease runs out and a later run takes the action again.
                 logger.error("retention action outcome not recorded", metadata: ["action": "\(action.id)", "error": "\(error)"])
             }
+        }
+        if state != "failed" {
+            logger.info("retention action \(state)", metadata: ["action": "\(action.id)", "kind": "\(action.kind.rawValue)",
+                                                             "object": "\(action.objectID)", "detail": "\(detail)"])
         }
         return .init(id: action.id, objectID: action.objectID, kind: action.kind, state: state, detail: detail)
     }

@@ -168,6 +168,11 @@ struct LifecycleTests {
             #expect(expired.allSatisfy { ($0["deleted_by"] as? String)?.hasPrefix("cli:") == true && ($0["deletion_reason"] as? String)?.contains("expires on") == true })
             #expect(!FileManager.default.fileExists(atPath: cold.appendingPathComponent("lab/s1/run1/\(harness.zone)/lab/a.bin").path))
 
+            // The audit trail: who asked, why, what happened.
+            let log = try JSONSerialization.jsonObject(with: Data(try await harness.cli("retention", "log", "--kind", "delete", "--json").utf8)) as? [[String: String]] ?? []
+            #expect(log.count == 2 && log.allSatisfy { $0["state"] == "done" && $0["requestedBy"]?.hasPrefix("cli:") == true && $0["outcome"]?.hasPrefix("deleted:") == true })
+            #expect(try await harness.count("SELECT count(*) FROM retention_actions WHERE kind = 'clean-buffer' AND state = 'failed' AND error LIKE '%does not match the catalog%'") == 1)
+
             // The published object survived all of it.
             #expect(try await harness.count("SELECT count(*) FROM objects WHERE logical_path LIKE '%/pub/p.bin' AND state <> 'expired'") == 1)
             try await CatalogDiskWalk.check(harness: harness, roots: [harness.landing, vault, cold])
@@ -252,6 +257,13 @@ struct AccessTests {
                 let body = try await response.body.collect(upTo: 1 << 20)
                 return (response.status.code, Array(buffer: body), response.headers.first(name: "Repr-Digest"))
             }
+            // Hostile or foreign ids find nothing; the token's zone scopes what is readable.
+            for bad in ["..%2F..%2Fetc%2Fpasswd", "%00", UUID().uuidString, "\(id)%00"] {
+                #expect(try await harness.request(.GET, "/v1/objects/\(bad)/content").status == 404, "\(bad)")
+            }
+            try await harness.cli("zone", "add", "other", "--path", scratch.path)
+            let otherToken = try await harness.createToken(zone: "other")
+            #expect(try await harness.request(.GET, "/v1/objects/\(id)/content", token: otherToken).status == 404)
             let first = try await download()
             #expect(first.status == 200 && first.bytes == content)
             let checksum = try #require(try await harness.rows("SELECT checksum FROM objects").first?["checksum"] as? String)

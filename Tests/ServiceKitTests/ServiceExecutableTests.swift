@@ -12,12 +12,12 @@ import Testing
 @Suite(.serialized) struct ServiceExecutableTests {
     @Test func anIdleServiceDeclaresItsQueueIsReadyAndStopsOnSIGTERM() async throws {
         let database = try await TestDatabase.create()
-        var serviceURL = URLComponents(string: try TestEnvironment.require("FAIRWAY_RETENTION_DATABASE_URL"))!
+        var serviceURL = URLComponents(string: try TestEnvironment.require("FAIRWAY_DOI_DATABASE_URL"))!
         serviceURL.path = "/\(database.name)"
-        let port = 18084
-        let service = try ChildProcess(try TestEnvironment.executable("fairway-retention"), ["serve"], environment: [
+        let port = 18085
+        let service = try ChildProcess(try TestEnvironment.executable("fairway-doi"), ["serve"], environment: [
             "FAIRWAY_DATABASE_URL": serviceURL.string!,
-            "FAIRWAY_AMQP_URL": try TestEnvironment.require("FAIRWAY_RETENTION_AMQP_URL"),
+            "FAIRWAY_AMQP_URL": try TestEnvironment.require("FAIRWAY_DOI_AMQP_URL"),
             "FAIRWAY_HTTP_PORT": "\(port)",
             "FAIRWAY_LOG_FORMAT": "json",
         ])
@@ -30,9 +30,9 @@ import Testing
         let metrics = await Self.get("http://127.0.0.1:\(port)/metrics")
         #expect(metrics?.body.contains("fairway_outbox_published_total") == true)
         let admin = AMQPAdmin(configuration: AMQPConfiguration(endpoint: try AMQPEndpoint(url: try TestEnvironment.amqpURL), connectionName: "test admin"))
-        let queue = try await admin.queueState("fairway.retention")
-        #expect(queue.consumers == 0, "idle: no consumer until the retention issue lands")
-        _ = try await admin.queueState("fairway.retention.dlq")
+        let queue = try await admin.queueState("fairway.doi")
+        #expect(queue.consumers == 0, "idle: no consumer until the DOI issue lands")
+        _ = try await admin.queueState("fairway.doi.dlq")
 
         service.terminate()   // SIGTERM
         #expect(await service.status() == 0)
@@ -44,14 +44,14 @@ import Testing
 
     @Test func aServiceWhosePortIsTakenExitsWithTheReason() async throws {
         let database = try await TestDatabase.create()
-        var serviceURL = URLComponents(string: try TestEnvironment.require("FAIRWAY_RETENTION_DATABASE_URL"))!
+        var serviceURL = URLComponents(string: try TestEnvironment.require("FAIRWAY_DOI_DATABASE_URL"))!
         serviceURL.path = "/\(database.name)"
         // Something else listens on the port first.
         let taken = LoopbackSocket(listening: true)
         let port = taken.port
-        let service = try ChildProcess(try TestEnvironment.executable("fairway-retention"), ["serve"], environment: [
+        let service = try ChildProcess(try TestEnvironment.executable("fairway-doi"), ["serve"], environment: [
             "FAIRWAY_DATABASE_URL": serviceURL.string!,
-            "FAIRWAY_AMQP_URL": try TestEnvironment.require("FAIRWAY_RETENTION_AMQP_URL"),
+            "FAIRWAY_AMQP_URL": try TestEnvironment.require("FAIRWAY_DOI_AMQP_URL"),
             "FAIRWAY_HTTP_PORT": "\(port)",
         ])
         let exited = try await eventually(timeout: .seconds(30), every: .milliseconds(100)) { kill(service.pid, 0) != 0 || service.output.contains("Error:") }
