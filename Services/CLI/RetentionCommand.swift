@@ -190,7 +190,8 @@ struct RetentionCommand: AsyncParsableCommand {
                                                           options: [.sortedKeys])
                     print(String(decoding: data, as: UTF8.self))
                 } else {
-                    print(byKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + " (planned in \(elapsed))")
+                    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                    print(byKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + String(format: " (planned in %.2f s)", seconds))
                 }
                 return
             }
@@ -361,24 +362,31 @@ struct RetentionCommand: AsyncParsableCommand {
         }
     }
 
-    struct Hold: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Place an object or a study on hold: never tiered away, never deleted, until released.")
+    /// What a hold covers: one object, or a study (all its objects).
+    struct HoldTarget: ParsableArguments {
         @Option(help: "Object id.") var object: String?
         @Option(help: "Investigation of the study.") var investigation: String?
         @Option(help: "Study.") var study: String?
-        @Option(help: "Why (kept in the catalog).") var reason: String
-        @OptionGroup var catalog: CatalogOptions
+
+        var objectID: UUID? { object.flatMap(UUID.init(uuidString:)) }
 
         func validate() throws {
             guard (object != nil) != (investigation != nil && study != nil) else { throw ValidationError("give --object, or --investigation and --study") }
             if let object, UUID(uuidString: object) == nil { throw ValidationError("--object \(object) is not an object id") }
         }
+    }
+
+    struct Hold: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Place an object or a study on hold: never tiered away, never deleted, until released.")
+        @OptionGroup var target: HoldTarget
+        @Option(help: "Why (kept in the catalog).") var reason: String
+        @OptionGroup var catalog: CatalogOptions
 
         func run() async throws {
-            let objectID = object.flatMap(UUID.init(uuidString:)), investigation = investigation, study = study, reason = reason
-            let placed = try await catalog.withCatalog { client, logger in
-                var count = 0
-                for try await n in try await client.query("""
+            let objectID = target.objectID, investigation = target.investigation, study = target.study, reason = reason
+            let (targets, placed) = try await catalog.withCatalog { client, logger in
+                var counts = (0, 0)
+                for try await row in try await client.query("""
                     WITH target AS (
                         SELECT id AS object_id, NULL::uuid AS study_id FROM objects WHERE id = \(objectID)
                         UNION ALL
@@ -398,29 +406,22 @@ struct RetentionCommand: AsyncParsableCommand {
                     ),
                     audit AS (INSERT INTO audit_log (actor, action, target_kind, target_id, details)
                               SELECT \(RetentionCommand.operatorName), 'retention.hold', 'hold', id::text, jsonb_build_object('reason', \(reason)::text) FROM placed)
-                    SELECT (SELECT count(*)::int FROM target) * 10 + (SELECT count(*)::int FROM placed)
-                    """, logger: logger).decode(Int.self) { count = n }
-                return count
+                    SELECT (SELECT count(*)::int FROM target), (SELECT count(*)::int FROM placed)
+                    """, logger: logger).decode((Int, Int).self) { counts = row }
+                return counts
             }
-            guard placed >= 10 else { throw CommandFailure("no such \(objectID != nil ? "object" : "study")") }
-            print(placed % 10 == 1 ? "hold placed" : "already on hold")
+            guard targets > 0 else { throw CommandFailure("no such \(objectID != nil ? "object" : "study")") }
+            print(placed > 0 ? "hold placed" : "already on hold")
         }
     }
 
     struct Release: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Release an operator's hold on an object or a study (publication holds stay).")
-        @Option(help: "Object id.") var object: String?
-        @Option(help: "Investigation of the study.") var investigation: String?
-        @Option(help: "Study.") var study: String?
+        @OptionGroup var target: HoldTarget
         @OptionGroup var catalog: CatalogOptions
 
-        func validate() throws {
-            guard (object != nil) != (investigation != nil && study != nil) else { throw ValidationError("give --object, or --investigation and --study") }
-            if let object, UUID(uuidString: object) == nil { throw ValidationError("--object \(object) is not an object id") }
-        }
-
         func run() async throws {
-            let objectID = object.flatMap(UUID.init(uuidString:)), investigation = investigation, study = study
+            let objectID = target.objectID, investigation = target.investigation, study = target.study
             let released = try await catalog.withCatalog { client, logger in
                 var count = 0
                 for try await n in try await client.query("""

@@ -9,14 +9,9 @@ struct CrashSafetyTests {
     @Test("SIGKILL during tier moves, then a restart: no object is ever without an intact replica; afterwards catalog and disk agree")
     func killedTierMoves() async throws {
         try await IngestHarness.with { harness in
-            let vault = try TestEnvironment.temporaryFolder("fairway-vault")
-            let cold = try TestEnvironment.temporaryFolder("fairway-cold")
-            let scratch = try TestEnvironment.temporaryFolder("fairway-retention")
-            try await harness.cli("zone", "add", "vault", "--path", vault.path, "--role", "vault")
-            try await harness.cli("zone", "add", "cold", "--path", cold.path, "--role", "cold")
-            let policy = scratch.appendingPathComponent("policy.yaml")
-            try Data("replicateTo: vault\ncleanBufferAfter: 1d\ntierToColdAfterNoAccess: 1y\nverification: checksum\ngracePeriod: 0h\n".utf8).write(to: policy)
-            try await harness.cli("retention", "policy", "set", "--facility", "--file", policy.path)
+            let storage = try await RetentionStorage.declare(
+                harness, policy: "replicateTo: vault\ncleanBufferAfter: 1d\ntierToColdAfterNoAccess: 1y\nverification: checksum\ngracePeriod: 0h\n")
+            let (vault, cold) = (storage.vault, storage.cold)
             // Big enough that a run takes a few seconds, so the kills land inside copies, checks and removals.
             let count = 8
             let block = IngestHarness.randomBytes(1 << 20)

@@ -10,12 +10,8 @@ struct FixityTests {
     @Test("damaged and missing vault copies are found, announced and repaired; a damaged landing copy is only marked; the service checks continuously within its budget")
     func findAndRepair() async throws {
         try await IngestHarness.with { harness in
-            let vault = try TestEnvironment.temporaryFolder("fairway-vault")
-            let scratch = try TestEnvironment.temporaryFolder("fairway-fixity")
-            try await harness.cli("zone", "add", "vault", "--path", vault.path, "--role", "vault")
-            let policy = scratch.appendingPathComponent("policy.yaml")
-            try Data("replicateTo: vault\nverification: checksum\n".utf8).write(to: policy)
-            try await harness.cli("retention", "policy", "set", "--facility", "--file", policy.path)
+            let storage = try await RetentionStorage.declare(harness, policy: "replicateTo: vault\nverification: checksum\n")
+            let (vault, scratch) = (storage.vault, storage.scratch)
             let bytes = ["f/x.bin": IngestHarness.randomBytes(150_000), "f/y.bin": IngestHarness.randomBytes(120_000), "f/z.bin": IngestHarness.randomBytes(90_000)]
             for (path, content) in bytes { _ = try harness.write(path, content) }
             let answer = try await harness.post(["zone": harness.zone, "path": "f", "investigation": "lab", "study": "s1", "assay": "run1"])

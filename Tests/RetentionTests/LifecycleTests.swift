@@ -26,21 +26,14 @@ struct LifecycleTests {
     @Test("ingest → replicate → buffer clean at +60 d → cold at +2 y → notices at −90/−30/−7 d → extension → deletion at 6 y; the published study survives; a bad vault copy blocks the clean and is repaired")
     func wholeLifecycle() async throws {
         try await IngestHarness.with { harness in
-            let vault = try TestEnvironment.temporaryFolder("fairway-vault")
-            let cold = try TestEnvironment.temporaryFolder("fairway-cold")
-            let scratch = try TestEnvironment.temporaryFolder("fairway-retention")
-            try await harness.cli("zone", "add", "vault", "--path", vault.path, "--role", "vault")
-            try await harness.cli("zone", "add", "cold", "--path", cold.path, "--role", "cold")
-
-            // Policies: an invalid one is refused by key; the facility default is set.
+            let storage = try await RetentionStorage.declare(harness, policy: Self.policy)
+            let (vault, cold, scratch) = (storage.vault, storage.cold, storage.scratch)
+            // An invalid policy is refused by key, and the one set stays.
             let bad = scratch.appendingPathComponent("bad.yaml")
             try Data("cleanBufferAfter: 60d\nverification: md5\n".utf8).write(to: bad)
             let refused = try await harness.cliResult(["retention", "policy", "set", "--facility", "--file", bad.path])
             #expect(refused.status == 1)
             #expect(refused.output.contains("verification"), "\(refused.output)")
-            let policyFile = scratch.appendingPathComponent("policy.yaml")
-            try Data(Self.policy.utf8).write(to: policyFile)
-            try await harness.cli("retention", "policy", "set", "--facility", "--file", policyFile.path)
             #expect(try await harness.cli("retention", "policy", "show").contains("noticeBefore: [90d, 30d, 7d]"))
             try await harness.cli("contact", "set", "alice", "alice@example.org")
 
@@ -180,6 +173,25 @@ struct LifecycleTests {
     }
 }
 
+/// Vault and cold resources in folders of their own, a scratch folder, and a facility policy.
+struct RetentionStorage {
+    let vault: URL
+    let cold: URL
+    let scratch: URL
+
+    static func declare(_ harness: IngestHarness, policy: String) async throws -> RetentionStorage {
+        let storage = RetentionStorage(vault: try TestEnvironment.temporaryFolder("fairway-vault"),
+                                       cold: try TestEnvironment.temporaryFolder("fairway-cold"),
+                                       scratch: try TestEnvironment.temporaryFolder("fairway-retention"))
+        try await harness.cli("zone", "add", "vault", "--path", storage.vault.path, "--role", "vault")
+        try await harness.cli("zone", "add", "cold", "--path", storage.cold.path, "--role", "cold")
+        let file = storage.scratch.appendingPathComponent("facility-policy.yaml")
+        try Data(policy.utf8).write(to: file)
+        try await harness.cli("retention", "policy", "set", "--facility", "--file", file.path)
+        return storage
+    }
+}
+
 /// `fairway retention plan|apply --at` relative to the test's start.
 struct Lifecycle {
     let harness: IngestHarness
@@ -235,14 +247,8 @@ struct AccessTests {
     @Test("reading an object through the catalog API records the access that tiering counts from, and keeps working from cold storage")
     func accessDelaysTiering() async throws {
         try await IngestHarness.with { harness in
-            let vault = try TestEnvironment.temporaryFolder("fairway-vault")
-            let cold = try TestEnvironment.temporaryFolder("fairway-cold")
-            let scratch = try TestEnvironment.temporaryFolder("fairway-access")
-            try await harness.cli("zone", "add", "vault", "--path", vault.path, "--role", "vault")
-            try await harness.cli("zone", "add", "cold", "--path", cold.path, "--role", "cold")
-            let policy = scratch.appendingPathComponent("policy.yaml")
-            try Data("replicateTo: vault\ncleanBufferAfter: 1d\ntierToColdAfterNoAccess: 2y\ngracePeriod: 0h\n".utf8).write(to: policy)
-            try await harness.cli("retention", "policy", "set", "--facility", "--file", policy.path)
+            let storage = try await RetentionStorage.declare(harness, policy: "replicateTo: vault\ncleanBufferAfter: 1d\ntierToColdAfterNoAccess: 2y\ngracePeriod: 0h\n")
+            let (vault, cold, scratch) = (storage.vault, storage.cold, storage.scratch)
             let content = IngestHarness.randomBytes(70_000)
             _ = try harness.write("acc/image.bin", content)
             let answer = try await harness.post(["zone": harness.zone, "path": "acc", "investigation": "lab", "study": "s1", "assay": "run1"])

@@ -55,6 +55,14 @@ struct QuotaAndOwnershipTests {
             #expect(deletions.count == 2)
             #expect(deletions.allSatisfy { ($0["reason"] as? String)?.hasPrefix("expires on") == true })
             #expect(try await harness.cli("retention", "release", "--object", ids[0]).contains("hold released"))
+            // A study on hold: nothing of it is planned for deletion; holds are named, counted once, released.
+            #expect(try await harness.cli("retention", "hold", "--investigation", "ext", "--study", "s", "--reason", "audit").contains("hold placed"))
+            #expect(try await harness.cli("retention", "hold", "--investigation", "ext", "--study", "s", "--reason", "audit").contains("already on hold"))
+            #expect(try await lifecycle.plan(days: 30).filter { $0["action"] as? String == "delete" }.isEmpty)
+            let unknownStudy = try await harness.cliResult(["retention", "hold", "--investigation", "ext", "--study", "nope", "--reason", "x"])
+            #expect(unknownStudy.status == 1 && unknownStudy.output.contains("no such study"))
+            #expect(try await harness.cliResult(["retention", "hold", "--object", "not-an-id", "--reason", "x"]).status == 64)
+            #expect(try await harness.cli("retention", "release", "--investigation", "ext", "--study", "s").contains("hold released"))
             let scheduled = try await lifecycle.apply(days: 30, environment: environment)
             #expect((scheduled["scheduled"] as? [String: Int])?["delete"] == 3)
 
