@@ -87,6 +87,8 @@ let package = Package(
         // Lifecycle policies: the planner (set-based SQL), the crash-safe actions on replicas, notices.
         .target(name: "FairwayRetention", dependencies: ["FairwayCatalog", "FairwayContracts", "FairwayServiceKit", "FairwayMetadata", "CSMTP",
                                                          postgres, log, crypto], path: "Shared/Retention", swiftSettings: swiftSettings),
+        // Publications: DOI names and suffixes, ORCID and ROR checks, licences, the DataCite 4.5 record.
+        .target(name: "FairwayPublication", path: "Shared/Publication", swiftSettings: swiftSettings),
         // Files in zones: path confinement, folder walks, streaming checksums, format detection.
         .target(name: "FairwayStorage", dependencies: [crypto], path: "Shared/Storage", swiftSettings: swiftSettings),
         .target(
@@ -129,7 +131,7 @@ let package = Package(
             name: "FairwayTestSupport",
             dependencies: ["FairwayServiceKit", "FairwayAMQP", "FairwayCatalog", "FairwayContracts", postgres, log, lifecycle, httpClient, nioCore],
             path: "Tests/Support",
-            exclude: ["pika_publish.py", "check_ome_tiff.py", "make_convert_cases.py", "fake_bfconvert.py", "make_metadata_cases.py", "qc_reference.py", "make_qc_cases.py", "smtp_sink.py"],
+            exclude: ["pika_publish.py", "check_ome_tiff.py", "make_convert_cases.py", "fake_bfconvert.py", "make_metadata_cases.py", "qc_reference.py", "make_qc_cases.py", "smtp_sink.py", "check_datacite.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ContractsTests", dependencies: ["FairwayContracts"], path: "Tests/ContractsTests", swiftSettings: swiftSettings),
@@ -138,6 +140,7 @@ let package = Package(
         .testTarget(name: "MetadataTests", dependencies: ["FairwayTestSupport", "FairwayMetadata"], path: "Tests/MetadataTests", swiftSettings: swiftSettings),
         .testTarget(name: "QualityTests", dependencies: ["FairwayTestSupport", "FairwayQuality", "FairwayContracts", "FairwayAMQP", postgres], path: "Tests/QualityTests", swiftSettings: swiftSettings),
         .testTarget(name: "RetentionTests", dependencies: ["FairwayTestSupport", "FairwayRetention", "FairwayContracts", "FairwayAMQP", postgres, httpClient, nioCore], path: "Tests/RetentionTests", swiftSettings: swiftSettings),
+        .testTarget(name: "PublicationTests", dependencies: ["FairwayPublication", "FairwayTestSupport"], path: "Tests/PublicationTests", swiftSettings: swiftSettings),
         .testTarget(name: "XMLTests", dependencies: ["FairwayXML", "FairwayTestSupport"], path: "Tests/XMLTests", swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["FairwayStorage", "FairwayContracts", crypto], path: "Tests/StorageTests", swiftSettings: swiftSettings),
         .testTarget(name: "IngestTests", dependencies: ["FairwayTestSupport", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", "FairwayStorage", postgres, httpClient, nioCore, crypto], path: "Tests/IngestTests", swiftSettings: swiftSettings),
