@@ -33,6 +33,10 @@ public struct FairwayConfiguration: Sendable {
         ("FAIRWAY_NOTICE_MAILBOX", "retention: mbox file that keeps notices when there is no SMTP server or no address (default fairway-notices.mbox)"),
         ("FAIRWAY_FIXITY_BYTES_PER_SECOND", "retention: read budget of continuous fixity checks, bytes per second, e.g. 50000000 (default: no continuous checks; `fairway fixity check` still works)"),
         ("FAIRWAY_FIXITY_INTERVAL", "retention: a replica is checked again once its last verification is this old, e.g. 30d or 12h (default 30d)"),
+        ("FAIRWAY_DOI_PREFIX", "doi: DataCite prefix the facility's DOIs are minted under, e.g. 10.5072"),
+        ("FAIRWAY_LANDING_BASE_URL", "doi: public base URL of the landing pages; a DOI resolves to <base>/<doi>, e.g. https://data.facility.example/datasets"),
+        ("FAIRWAY_PUBLISHER_NAME", "doi: the facility's name as DataCite publisher"),
+        ("FAIRWAY_PUBLISHER_ROR", "doi: the facility's ROR id (optional), e.g. https://ror.org/02feahw73"),
         ("FAIRWAY_CONFIG_FILE", "optional file of KEY=VALUE lines for any of these; the environment wins"),
     ]
 

@@ -24,6 +24,7 @@ public enum Migrations {
         MetadataSchema.migration,
         QCSchema.migration,
         RetentionSchema.migration,
+        PublicationSchema.migration,
     ]
 
     /// Identifies the whole list: tests name their template database after it.
