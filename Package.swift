@@ -34,7 +34,7 @@ let services: [(product: String, folder: String, extra: [Target.Dependency])] = 
     ("fairway-metadata", "Metadata", ["FairwayMetadata", "FairwayImaging", "FairwayXML"]),
     ("fairway-qc", "QC", ["FairwayQuality", "FairwayImaging"]),
     ("fairway-retention", "Retention", ["FairwayRetention"]),
-    ("fairway-doi", "DOI", []),
+    ("fairway-doi", "DOI", ["FairwayPublication"]),
 ]
 
 let package = Package(
@@ -140,7 +140,7 @@ let package = Package(
         .testTarget(name: "MetadataTests", dependencies: ["FairwayTestSupport", "FairwayMetadata"], path: "Tests/MetadataTests", swiftSettings: swiftSettings),
         .testTarget(name: "QualityTests", dependencies: ["FairwayTestSupport", "FairwayQuality", "FairwayContracts", "FairwayAMQP", postgres], path: "Tests/QualityTests", swiftSettings: swiftSettings),
         .testTarget(name: "RetentionTests", dependencies: ["FairwayTestSupport", "FairwayRetention", "FairwayContracts", "FairwayAMQP", postgres, httpClient, nioCore], path: "Tests/RetentionTests", swiftSettings: swiftSettings),
-        .testTarget(name: "PublicationTests", dependencies: ["FairwayPublication", "FairwayTestSupport", "FairwayContracts", postgres], path: "Tests/PublicationTests", swiftSettings: swiftSettings),
+        .testTarget(name: "PublicationTests", dependencies: ["FairwayPublication", "FairwayTestSupport", "FairwayContracts", postgres, httpClient, nioCore], path: "Tests/PublicationTests", swiftSettings: swiftSettings),
         .testTarget(name: "XMLTests", dependencies: ["FairwayXML", "FairwayTestSupport"], path: "Tests/XMLTests", swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["FairwayStorage", "FairwayContracts", crypto], path: "Tests/StorageTests", swiftSettings: swiftSettings),
         .testTarget(name: "IngestTests", dependencies: ["FairwayTestSupport", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", "FairwayStorage", postgres, httpClient, nioCore, crypto], path: "Tests/IngestTests", swiftSettings: swiftSettings),

@@ -15,7 +15,7 @@ struct PublishCommand: AsyncParsableCommand {
         commandName: "publish",
         abstract: "Reserve a DOI for a study and ask for its registration at DataCite.",
         discussion: """
-            The metadata file (JSON) gives title, description, creators (name as "Family, Given", \
+            The metadata file (YAML, or the same as JSON) gives title, description, creators (name as "Family, Given", \
             orcid, affiliation, ror), license (SPDX id or URL), keywords, relatedPublication (a DOI) \
             and funding ([{funder, award, funderROR}]); the rest comes from the catalog. Every \
             problem is printed with its field and nothing is reserved until there is none. The DOI \
@@ -27,7 +27,7 @@ struct PublishCommand: AsyncParsableCommand {
 
     @Option(help: "Investigation.") var investigation: String
     @Option(help: "Study.") var study: String
-    @Option(help: "Publication metadata file (JSON).") var metadata: String
+    @Option(help: "Publication metadata file (.yaml/.yml or .json).") var metadata: String
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var catalog: CatalogOptions
 
@@ -45,12 +45,15 @@ struct PublishCommand: AsyncParsableCommand {
         do { data = try Data(contentsOf: URL(fileURLWithPath: metadata)) } catch {
             throw CommandFailure("cannot read \(metadata): \(error.localizedDescription)")
         }
-        if [".yaml", ".yml"].contains(where: { metadata.lowercased().hasSuffix($0) }) {
-            throw CommandFailure("\(metadata): this release reads publication files as JSON only; write the same fields as a JSON object")
-        }
+        // YAML or the same as JSON: by the name, else by the first character.
+        let lowered = metadata.lowercased()
+        let isJSON = lowered.hasSuffix(".json") || (!lowered.hasSuffix(".yaml") && !lowered.hasSuffix(".yml")
+            && data.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) == UInt8(ascii: "{"))
         var problems: [FieldProblem] = []
         var request: PublicationRequest?
-        do { request = try PublicationRequest.parse(json: data) } catch { problems += error.problems }
+        do { request = isJSON ? try PublicationRequest.parse(json: data) : try PublicationRequest.parse(yaml: Array(data)) } catch {
+            problems += error.problems
+        }
         if let request { problems += PublicationValidation.problems(of: request) }
         guard let request, problems.isEmpty else { throw Self.refusal(problems, json: json) }
 

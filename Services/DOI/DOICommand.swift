@@ -15,16 +15,19 @@ struct DOICommand: AsyncParsableCommand {
 
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the service: consume dataset.publish.requested, emit doi.registered.",
+            abstract: "Run the service: serve landing pages (GET /datasets/{doi}); consume dataset.publish.requested, emit doi.registered (not built yet).",
             discussion: FairwayConfiguration.helpText
         )
 
         @OptionGroup var options: ServeOptions
 
         func run() async throws {
-            // Not built yet (see its issue): the service connects, declares its queue and idles, so
-            // messages wait in fairway.doi for the release that handles them.
-            try await ServiceRuntime(service: .doi, configuration: options.configuration()).run()
+            // Registration at DataCite is not built yet (see its issue): dataset.publish.requested
+            // waits in fairway.doi for the release that handles it. Landing pages are served already.
+            try await ServiceRuntime(service: .doi, configuration: options.configuration()) { context in
+                let pages = LandingPages(client: context.postgres, logger: context.logger)
+                return ServiceParts(http: { pages.add(to: $0) })
+            }.run()
         }
     }
 }

@@ -1,6 +1,8 @@
 import FairwayPublication
 import FairwayTestSupport
 import Foundation
+import AsyncHTTPClient
+import NIOCore
 import Testing
 
 @Suite("fairway publish", .serialized)
@@ -25,9 +27,10 @@ struct PublishCommandTests {
             let refused = try await harness.cliResult(["publish", "--investigation", "NUC", "--study", "hela", "--metadata", bad.path], environment: settings)
             #expect(refused.status == 1)
             #expect(refused.output.contains("not published: 2 problems") && refused.output.contains("creators[0].orcid:") && refused.output.contains("license:"), "\(refused.output)")
-            let yaml = folder.appendingPathComponent("publication.yaml")
-            try Data("title: t\n".utf8).write(to: yaml)
-            #expect(try await harness.cliResult(["publish", "--investigation", "NUC", "--study", "hela", "--metadata", yaml.path], environment: settings).status == 1)
+            let badYAML = folder.appendingPathComponent("bad.yaml")
+            try Data("title: &t anchored\n".utf8).write(to: badYAML)
+            let yamlRefused = try await harness.cliResult(["publish", "--investigation", "NUC", "--study", "hela", "--metadata", badYAML.path], environment: settings)
+            #expect(yamlRefused.status == 1 && yamlRefused.output.contains("line 1:"), "\(yamlRefused.output)")
             #expect(try await harness.cliResult(["publish", "--investigation", "NUC", "--study", "nope", "--metadata", good.path], environment: settings).output
                 .contains("no study nope in investigation NUC"))
             #expect(try await harness.count("SELECT count(*) FROM publications") == 0)
@@ -50,11 +53,71 @@ struct PublishCommandTests {
             #expect((attributes["publisher"] as? [String: String])?["publisherIdentifier"] == "https://ror.org/02feahw73")
             #expect(try await harness.count("SELECT count(*) FROM outbox WHERE producer = 'doi' AND routing_key = 'dataset.publish.requested'") == 1)
 
-            // Publishing again keeps the DOI and updates the metadata.
-            let again = try await harness.cli("publish", "--investigation", "NUC", "--study", "hela", "--metadata", good.path, environment: settings)
+            // Publishing again (now from the YAML of the issue) keeps the DOI and updates the metadata.
+            let yaml = folder.appendingPathComponent("publication.yaml")
+            try Data(YAMLPublicationTests.example.utf8).write(to: yaml)
+            let again = try await harness.cli("publish", "--investigation", "NUC", "--study", "hela", "--metadata", yaml.path, environment: settings)
             #expect(again.contains("updated \(doi.url) for NUC/hela"), "\(again)")
             #expect(try await harness.count("SELECT count(*) FROM publications") == 1)
             #expect(try await harness.count("SELECT count(*) FROM audit_log WHERE action = 'publication.request'") == 2)
+        }
+    }
+}
+
+@Suite("Landing pages", .serialized)
+struct LandingPageTests {
+    @Test("GET /datasets/{doi}: citation, DOI link, mandatory fields, licence, files with checksums, parseable JSON-LD; content negotiation; hostile values escaped")
+    func landingPage() async throws {
+        try await IngestHarness.with { harness in
+            for name in ["a.tif", "b.tif"] { _ = try harness.write("hela/\(name)", IngestHarness.randomBytes(4000)) }
+            let posted = try await harness.post(["zone": harness.zone, "path": "hela", "investigation": "NUC", "study": "hela", "assay": "plate-1"])
+            _ = try await harness.settled(posted.body["id"] as? String ?? "")
+            let folder = try TestEnvironment.temporaryFolder("fairway-landing")
+            let file = folder.appendingPathComponent("publication.yaml")
+            let title = "HeLa </script><script>alert(1)</script> & \"nuclei\""
+            try Data(YAMLPublicationTests.example.replacingOccurrences(of: "title: HeLa nuclei, control condition, 3-channel confocal stacks",
+                                                                       with: "title: '\(title)'").utf8).write(to: file)
+            let settings = ["FAIRWAY_DOI_PREFIX": "10.5072", "FAIRWAY_LANDING_BASE_URL": "https://data.facility.example/datasets",
+                            "FAIRWAY_PUBLISHER_NAME": "Example Imaging Facility"]
+            let reserved = try await harness.cli("publish", "--investigation", "NUC", "--study", "hela", "--metadata", file.path, "--json", environment: settings)
+            let doi = try #require(DOIName((try JSONSerialization.jsonObject(with: Data(reserved.utf8)) as? [String: Any])?["doi"] as? String ?? ""))
+            try await harness.startDOI()
+
+            func get(_ path: String, accept: String? = nil) async throws -> (status: UInt, type: String?, body: String) {
+                var request = HTTPClientRequest(url: "http://127.0.0.1:\(harness.doiPort)\(path)")
+                if let accept { request.headers.add(name: "Accept", value: accept) }
+                let response = try await IngestHarness.http.execute(request, timeout: .seconds(30))
+                let body = try await response.body.collect(upTo: 4 << 20)
+                return (response.status.code, response.headers.first(name: "Content-Type"), String(buffer: body))
+            }
+            let page = try await get("/datasets/\(doi)", accept: "text/html,application/xhtml+xml")
+            #expect(page.status == 200 && page.type == "text/html; charset=utf-8")
+            #expect(page.body.contains("<a href=\"\(doi.url)\">\(doi.url)</a>"))
+            #expect(!page.body.contains("<script>alert(1)</script>"), "the title must be escaped")
+            #expect(page.body.contains("HeLa &lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;nuclei&quot;"))
+            for field in ["Martin, Alice", "Example Imaging Facility", "Dataset", "Creative Commons Attribution 4.0 International", "2 files", "8000 bytes"] {
+                #expect(page.body.contains(field), "\(field)")
+            }
+            let checksums = try await harness.rows("SELECT checksum FROM objects").compactMap { $0["checksum"] as? String }
+            #expect(checksums.count == 2 && checksums.allSatisfy { page.body.contains($0) })
+
+            // The JSON-LD in the page parses, and is what application/ld+json answers.
+            let start = try #require(page.body.range(of: "<script type=\"application/ld+json\">"))
+            let end = try #require(page.body.range(of: "</script>", range: start.upperBound ..< page.body.endIndex))
+            let embedded = try #require(try JSONSerialization.jsonObject(with: Data(page.body[start.upperBound ..< end.lowerBound].utf8)) as? [String: Any])
+            #expect(embedded["@type"] as? String == "Dataset" && embedded["@id"] as? String == doi.url && embedded["name"] as? String == title)
+            #expect((embedded["distribution"] as? [Any])?.count == 2)
+            let linked = try await get("/datasets/\(doi)", accept: "application/ld+json")
+            #expect(linked.type == "application/ld+json")
+            #expect((try JSONSerialization.jsonObject(with: Data(linked.body.utf8)) as? [String: Any])?["identifier"] as? String == doi.url)
+            let datacite = try await get("/datasets/\(doi.description.lowercased())", accept: "application/vnd.datacite.datacite+json")
+            #expect(datacite.type == "application/vnd.datacite.datacite+json")
+            #expect((try JSONSerialization.jsonObject(with: Data(datacite.body.utf8)) as? [String: Any])?["doi"] as? String == doi.description)
+
+            // Unknown and hostile DOIs find nothing.
+            for path in ["/datasets/10.5072/ABCD-EFGH0", "/datasets/10.5072/%2E%2E", "/datasets/10.5072/\(doi.suffix)%00", "/datasets/..%2F..%2Fetc%2Fpasswd/x"] {
+                #expect(try await get(path).status == 404, "\(path)")
+            }
         }
     }
 }

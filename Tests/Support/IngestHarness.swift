@@ -18,6 +18,9 @@ public final class IngestHarness: @unchecked Sendable {
     public private(set) var metadata: ChildProcess?
     public private(set) var qc: ChildProcess?
     public private(set) var retention: ChildProcess?
+    public private(set) var doi: ChildProcess?
+    /// Port of fairway-doi's HTTP endpoint once started.
+    public private(set) var doiPort = 0
     public let zone: String
     public let port: Int
     public let quietPeriod: String
@@ -164,6 +167,12 @@ public final class IngestHarness: @unchecked Sendable {
         retention = try await startService("retention", environment)
     }
 
+    /// Starts fairway-doi (as the fairway_doi role) on a port of its own and waits until it is ready.
+    public func startDOI(_ environment: [String: String] = [:]) async throws {
+        doiPort = freePort()
+        doi = try await startService("doi", ["FAIRWAY_HTTP_PORT": "\(doiPort)"].merging(environment) { $1 })
+    }
+
     /// Stops fairway-retention (SIGTERM) and waits for it to exit.
     public func stopRetention() async {
         guard let retention else { return }
@@ -175,7 +184,7 @@ public final class IngestHarness: @unchecked Sendable {
     private func startService(_ name: String, _ environment: [String: String]) async throws -> ChildProcess {
         var url = URLComponents(string: try TestEnvironment.require("FAIRWAY_\(name.uppercased())_DATABASE_URL"))!
         url.path = "/\(database.name)"
-        let port = freePort()
+        let port = environment["FAIRWAY_HTTP_PORT"].flatMap(Int.init) ?? freePort()
         let process = try ChildProcess(try TestEnvironment.executable("fairway-\(name)"), ["serve"], environment: [
             "FAIRWAY_DATABASE_URL": url.string!,
             "FAIRWAY_AMQP_URL": try TestEnvironment.amqpURL,
@@ -214,6 +223,7 @@ public final class IngestHarness: @unchecked Sendable {
     }
 
     public func tearDown() async {
+        if let doi { doi.terminate(); _ = await doi.status() }
         if let retention { retention.terminate(); _ = await retention.status() }
         if let qc { qc.terminate(); _ = await qc.status() }
         if let metadata { metadata.terminate(); _ = await metadata.status() }
