@@ -89,6 +89,9 @@ let package = Package(
                                                          postgres, log, crypto], path: "Shared/Retention", swiftSettings: swiftSettings),
         // Publications: DOI names and suffixes, ORCID and ROR checks, licences, the DataCite 4.5 record.
         .target(name: "FairwayPublication", path: "Shared/Publication", swiftSettings: swiftSettings),
+        // The DataCite REST API client (AsyncHTTPClient): one call per method, every answer read defensively.
+        .target(name: "FairwayDataCite", dependencies: ["FairwayPublication", httpClient, nioCore,
+                                                        .product(name: "NIOHTTP1", package: "swift-nio")], path: "Shared/DataCite", swiftSettings: swiftSettings),
         // Files in zones: path confinement, folder walks, streaming checksums, format detection.
         .target(name: "FairwayStorage", dependencies: [crypto], path: "Shared/Storage", swiftSettings: swiftSettings),
         .target(
@@ -131,7 +134,7 @@ let package = Package(
             name: "FairwayTestSupport",
             dependencies: ["FairwayServiceKit", "FairwayAMQP", "FairwayCatalog", "FairwayContracts", postgres, log, lifecycle, httpClient, nioCore],
             path: "Tests/Support",
-            exclude: ["pika_publish.py", "check_ome_tiff.py", "make_convert_cases.py", "fake_bfconvert.py", "make_metadata_cases.py", "qc_reference.py", "make_qc_cases.py", "smtp_sink.py", "check_datacite.py"],
+            exclude: ["pika_publish.py", "check_ome_tiff.py", "make_convert_cases.py", "fake_bfconvert.py", "make_metadata_cases.py", "qc_reference.py", "make_qc_cases.py", "smtp_sink.py", "check_datacite.py", "datacite_standin.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ContractsTests", dependencies: ["FairwayContracts"], path: "Tests/ContractsTests", swiftSettings: swiftSettings),
@@ -140,7 +143,7 @@ let package = Package(
         .testTarget(name: "MetadataTests", dependencies: ["FairwayTestSupport", "FairwayMetadata"], path: "Tests/MetadataTests", swiftSettings: swiftSettings),
         .testTarget(name: "QualityTests", dependencies: ["FairwayTestSupport", "FairwayQuality", "FairwayContracts", "FairwayAMQP", postgres], path: "Tests/QualityTests", swiftSettings: swiftSettings),
         .testTarget(name: "RetentionTests", dependencies: ["FairwayTestSupport", "FairwayRetention", "FairwayContracts", "FairwayAMQP", postgres, httpClient, nioCore], path: "Tests/RetentionTests", swiftSettings: swiftSettings),
-        .testTarget(name: "PublicationTests", dependencies: ["FairwayPublication", "FairwayTestSupport", "FairwayContracts", postgres, httpClient, nioCore], path: "Tests/PublicationTests", swiftSettings: swiftSettings),
+        .testTarget(name: "PublicationTests", dependencies: ["FairwayPublication", "FairwayDataCite", "FairwayTestSupport", "FairwayContracts", postgres, httpClient, nioCore], path: "Tests/PublicationTests", swiftSettings: swiftSettings),
         .testTarget(name: "XMLTests", dependencies: ["FairwayXML", "FairwayTestSupport"], path: "Tests/XMLTests", swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["FairwayStorage", "FairwayContracts", crypto], path: "Tests/StorageTests", swiftSettings: swiftSettings),
         .testTarget(name: "IngestTests", dependencies: ["FairwayTestSupport", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", "FairwayStorage", postgres, httpClient, nioCore, crypto], path: "Tests/IngestTests", swiftSettings: swiftSettings),
