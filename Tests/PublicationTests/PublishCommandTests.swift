@@ -5,19 +5,28 @@ import AsyncHTTPClient
 import NIOCore
 import Testing
 
+/// A study NUC/hela with two registered files, and the settings `fairway publish` needs.
+enum PublishFixture {
+    static let settings = ["FAIRWAY_DOI_PREFIX": "10.5072", "FAIRWAY_LANDING_BASE_URL": "https://data.facility.example/datasets",
+                           "FAIRWAY_PUBLISHER_NAME": "Example Imaging Facility", "FAIRWAY_PUBLISHER_ROR": "https://ror.org/02feahw73"]
+
+    static func registerStudy(_ harness: IngestHarness, fileBytes: Int) async throws {
+        for name in ["a.tif", "b.tif"] { _ = try harness.write("hela/\(name)", IngestHarness.randomBytes(fileBytes)) }
+        let posted = try await harness.post(["zone": harness.zone, "path": "hela", "investigation": "NUC", "study": "hela", "assay": "plate-1"])
+        _ = try await harness.settled(posted.body["id"] as? String ?? "")
+    }
+}
+
 @Suite("fairway publish", .serialized)
 struct PublishCommandTests {
     @Test("reserves one DOI per study after every field checks out; the stored record passes the DataCite schema; problems are listed per field")
     func reserve() async throws {
         try await IngestHarness.with { harness in
-            for name in ["a.tif", "b.tif"] { _ = try harness.write("hela/\(name)", IngestHarness.randomBytes(5000)) }
-            let posted = try await harness.post(["zone": harness.zone, "path": "hela", "investigation": "NUC", "study": "hela", "assay": "plate-1"])
-            _ = try await harness.settled(posted.body["id"] as? String ?? "")
+            try await PublishFixture.registerStudy(harness, fileBytes: 5000)
             let folder = try TestEnvironment.temporaryFolder("fairway-publish")
             let good = folder.appendingPathComponent("publication.json")
             try Data(PublicationRecordTests.example.utf8).write(to: good)
-            let settings = ["FAIRWAY_DOI_PREFIX": "10.5072", "FAIRWAY_LANDING_BASE_URL": "https://data.facility.example/datasets",
-                            "FAIRWAY_PUBLISHER_NAME": "Example Imaging Facility", "FAIRWAY_PUBLISHER_ROR": "https://ror.org/02feahw73"]
+            let settings = PublishFixture.settings
 
             let unconfigured = try await harness.cliResult(["publish", "--investigation", "NUC", "--study", "hela", "--metadata", good.path])
             #expect(unconfigured.status == 1 && unconfigured.output.contains("set FAIRWAY_DOI_PREFIX, FAIRWAY_LANDING_BASE_URL, FAIRWAY_PUBLISHER_NAME first"))
@@ -69,16 +78,13 @@ struct LandingPageTests {
     @Test("GET /datasets/{doi}: citation, DOI link, mandatory fields, licence, files with checksums, parseable JSON-LD; content negotiation; hostile values escaped")
     func landingPage() async throws {
         try await IngestHarness.with { harness in
-            for name in ["a.tif", "b.tif"] { _ = try harness.write("hela/\(name)", IngestHarness.randomBytes(4000)) }
-            let posted = try await harness.post(["zone": harness.zone, "path": "hela", "investigation": "NUC", "study": "hela", "assay": "plate-1"])
-            _ = try await harness.settled(posted.body["id"] as? String ?? "")
+            try await PublishFixture.registerStudy(harness, fileBytes: 4000)
             let folder = try TestEnvironment.temporaryFolder("fairway-landing")
             let file = folder.appendingPathComponent("publication.yaml")
             let title = "HeLa </script><script>alert(1)</script> & \"nuclei\""
             try Data(YAMLPublicationTests.example.replacingOccurrences(of: "title: HeLa nuclei, control condition, 3-channel confocal stacks",
                                                                        with: "title: '\(title)'").utf8).write(to: file)
-            let settings = ["FAIRWAY_DOI_PREFIX": "10.5072", "FAIRWAY_LANDING_BASE_URL": "https://data.facility.example/datasets",
-                            "FAIRWAY_PUBLISHER_NAME": "Example Imaging Facility"]
+            let settings = PublishFixture.settings
             let reserved = try await harness.cli("publish", "--investigation", "NUC", "--study", "hela", "--metadata", file.path, "--json", environment: settings)
             let doi = try #require(DOIName((try JSONSerialization.jsonObject(with: Data(reserved.utf8)) as? [String: Any])?["doi"] as? String ?? ""))
             try await harness.startDOI()
