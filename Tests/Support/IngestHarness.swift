@@ -103,6 +103,8 @@ public final class IngestHarness: @unchecked Sendable {
                 "FAIRWAY_AMQP_URL": try TestEnvironment.amqpURL,
                 "FAIRWAY_BROKER_NAMESPACE": broker.names.namespace,
                 "FAIRWAY_LOG_LEVEL": "error",
+                // Notices of commands run without an SMTP server stay with the test, not in the checkout.
+                "FAIRWAY_NOTICE_MAILBOX": landing.deletingLastPathComponent().appendingPathComponent("\(database.name)-notices.mbox").path,
             ]
         }
     }
@@ -191,6 +193,7 @@ public final class IngestHarness: @unchecked Sendable {
             "FAIRWAY_BROKER_NAMESPACE": broker.names.namespace,
             "FAIRWAY_HTTP_PORT": "\(port)",
             "FAIRWAY_LOG_FORMAT": "json",
+            "FAIRWAY_NOTICE_MAILBOX": landing.deletingLastPathComponent().appendingPathComponent("\(database.name)-notices.mbox").path,
         ].merging(environment) { $1 })
         let ready = try await eventually(timeout: .seconds(30), every: .milliseconds(100)) {
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/readyz")
