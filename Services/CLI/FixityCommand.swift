@@ -45,8 +45,7 @@ struct FixityCommand: AsyncParsableCommand {
                                              actor: RetentionCommand.operatorName)
                 return try await FixityChecker(engine: engine, bytesPerSecond: budget).checkDue(verifiedBefore: before, limit: limit, resource: resource)
             }
-            let elapsed = ContinuousClock.now - started
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = (ContinuousClock.now - started).seconds
             let bytes = results.reduce(Int64(0)) { $0 + $1.bytes }
             let damaged = results.filter { $0.outcome != "ok" }
             if json {

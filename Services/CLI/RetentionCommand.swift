@@ -182,15 +182,13 @@ struct RetentionCommand: AsyncParsableCommand {
                 let counts = try await catalog.withCatalog { client, logger in
                     try await RetentionPlanner(client: client, logger: logger).proposalCounts(at: at)
                 }
-                let elapsed = ContinuousClock.now - started
+                let seconds = (ContinuousClock.now - started).seconds
                 let byKind = Dictionary(uniqueKeysWithValues: ActionKind.allCases.map { ($0.rawValue, counts[$0] ?? 0) })
                 if json {
-                    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
                     let data = try JSONSerialization.data(withJSONObject: ["at": ISO8601DateFormatter().string(from: at), "new": byKind, "seconds": seconds] as [String: Any],
                                                           options: [.sortedKeys])
                     print(String(decoding: data, as: UTF8.self))
                 } else {
-                    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
                     print(byKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + String(format: " (planned in %.2f s)", seconds))
                 }
                 return

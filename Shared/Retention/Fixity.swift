@@ -86,8 +86,7 @@ public struct FixityChecker: Sendable {
             outcome = error.missing ? "missing" : "unreadable"
             detail = error.description
         }
-        let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = (ContinuousClock.now - started).seconds
         if outcome == "ok" {
             try await catalog.client.query("""
                 WITH verified AS (UPDATE replicas SET last_verified_at = now() WHERE id = \(replica.id) AND status = 'good')

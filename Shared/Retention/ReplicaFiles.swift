@@ -48,7 +48,7 @@ public enum ReplicaFiles {
             bytes += Double(count)
             let due = bytes / bytesPerSecond
             let elapsed = ContinuousClock.now - started
-            let ahead = due - (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            let ahead = due - elapsed.seconds
             if ahead > 0 { usleep(UInt32(min(ahead, 5) * 1_000_000)) }
             // Forget old history now and then so a pause does not buy a burst later.
             if elapsed > .seconds(10) { started = ContinuousClock.now; bytes = 0 }
@@ -57,6 +57,11 @@ public enum ReplicaFiles {
 
     /// Size and SHA-256 of the file at `path`.
     public static func digest(of path: String, throttle: Throttle? = nil) throws(ReplicaFileError) -> FileDigest {
+        try read(path) { chunk throws(ReplicaFileError) in throttle?.account(chunk.count) }
+    }
+
+    /// Reads the file at `path` chunk by chunk, hashing each chunk and handing it to `each`.
+    private static func read(_ path: String, _ each: (UnsafeRawBufferPointer) throws(ReplicaFileError) -> Void) throws(ReplicaFileError) -> FileDigest {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard descriptor >= 0 else { throw .errno(path, "cannot open") }
         defer { close(descriptor) }
@@ -66,15 +71,16 @@ public enum ReplicaFiles {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkBytes, alignment: 4096)
         defer { buffer.deallocate() }
         while true {
-            let count = read(descriptor, buffer.baseAddress, chunkBytes)
+            let count = Glibc.read(descriptor, buffer.baseAddress, chunkBytes)
             if count < 0 {
                 if Glibc.errno == EINTR { continue }
                 throw .errno(path, "cannot read")
             }
             if count == 0 { break }
-            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0 ..< count]))
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0 ..< count])
+            hasher.update(bufferPointer: chunk)
             total += Int64(count)
-            throttle?.account(count)
+            try each(chunk)
         }
         return FileDigest(size: total, checksum: "sha2:" + Data(hasher.finalize()).base64EncodedString())
     }
@@ -95,40 +101,28 @@ public enum ReplicaFiles {
         } catch {
             throw ReplicaFileError(folder, "cannot create folder: \(error.localizedDescription)")
         }
-        let input = open(source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard input >= 0 else { throw .errno(source, "cannot open") }
-        defer { close(input) }
-        _ = posix_fadvise(input, 0, 0, POSIX_FADV_SEQUENTIAL)
         let partial = target + partialSuffix
         let output = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o640)
         guard output >= 0 else { throw .errno(partial, "cannot create") }
         var outputOpen = true
         defer { if outputOpen { close(output) } }
 
-        var hasher = SHA256()
-        var total: Int64 = 0
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkBytes, alignment: 4096)
-        defer { buffer.deallocate() }
-        while true {
-            let count = read(input, buffer.baseAddress, chunkBytes)
-            if count < 0 {
-                if Glibc.errno == EINTR { continue }
-                throw .errno(source, "cannot read")
-            }
-            if count == 0 { break }
-            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0 ..< count]))
-            var written = 0
-            while written < count {
-                let step = write(output, buffer.baseAddress! + written, count - written)
-                if step < 0 {
-                    if Glibc.errno == EINTR { continue }
-                    let failure = ReplicaFileError.errno(partial, "cannot write")
-                    unlink(partial)
-                    throw failure
+        let digest: FileDigest
+        do {
+            digest = try read(source) { chunk throws(ReplicaFileError) in
+                var written = 0
+                while written < chunk.count {
+                    let step = write(output, chunk.baseAddress! + written, chunk.count - written)
+                    if step < 0 {
+                        if Glibc.errno == EINTR { continue }
+                        throw .errno(partial, "cannot write")
+                    }
+                    written += step
                 }
-                written += step
             }
-            total += Int64(count)
+        } catch {
+            unlink(partial)
+            throw error
         }
         guard fsync(output) == 0 else {
             let failure = ReplicaFileError.errno(partial, "cannot sync")
@@ -143,7 +137,7 @@ public enum ReplicaFiles {
             throw failure
         }
         syncFolder(folder)
-        return FileDigest(size: total, checksum: "sha2:" + Data(hasher.finalize()).base64EncodedString())
+        return digest
     }
 
     /// Removes the file at `path`; a file already gone counts as removed (a retried action).
@@ -159,4 +153,8 @@ public enum ReplicaFiles {
         _ = fsync(descriptor)
         close(descriptor)
     }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
