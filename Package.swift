@@ -29,12 +29,12 @@ func service(folder: String, extra: [Target.Dependency]) -> Target {
 }
 
 let services: [(product: String, folder: String, extra: [Target.Dependency])] = [
-    ("fairway-ingest", "Ingest", ["FairwayMetadata"]),
+    ("fairway-ingest", "Ingest", ["FairwayMetadata", "FairwayPublishing", "FairwayPublication"]),
     ("fairway-converter", "Converter", ["FairwayImaging", crypto]),
     ("fairway-metadata", "Metadata", ["FairwayMetadata", "FairwayImaging", "FairwayXML"]),
     ("fairway-qc", "QC", ["FairwayQuality", "FairwayImaging"]),
     ("fairway-retention", "Retention", ["FairwayRetention"]),
-    ("fairway-doi", "DOI", ["FairwayPublication"]),
+    ("fairway-doi", "DOI", ["FairwayPublication", "FairwayPublishing"]),
 ]
 
 let package = Package(
@@ -92,6 +92,11 @@ let package = Package(
         // The DataCite REST API client (AsyncHTTPClient): one call per method, every answer read defensively.
         .target(name: "FairwayDataCite", dependencies: ["FairwayPublication", httpClient, nioCore,
                                                         .product(name: "NIOHTTP1", package: "swift-nio")], path: "Shared/DataCite", swiftSettings: swiftSettings),
+        // Publishing: publication requests and withdrawals in the catalog, and their sync with DataCite.
+        .target(name: "FairwayPublishing", dependencies: ["FairwayPublication", "FairwayDataCite", "FairwayCatalog", "FairwayContracts",
+                                                          "FairwayServiceKit", postgres, log, lifecycle,
+                                                          .product(name: "Metrics", package: "swift-metrics")],
+                path: "Shared/Publishing", swiftSettings: swiftSettings),
         // Files in zones: path confinement, folder walks, streaming checksums, format detection.
         .target(name: "FairwayStorage", dependencies: [crypto], path: "Shared/Storage", swiftSettings: swiftSettings),
         .target(
@@ -120,7 +125,7 @@ let package = Package(
         .executableTarget(
             name: "FairwayCLI",
             dependencies: ["FairwayServiceKit", "FairwayCatalog", "FairwayAMQP", "FairwayContracts", "FairwayStorage", "FairwayMetadata",
-                           "FairwayQuality", "FairwayRetention", "FairwayPublication", argumentParser, log, postgres, httpClient, nioCore, crypto],
+                           "FairwayQuality", "FairwayRetention", "FairwayPublication", "FairwayPublishing", argumentParser, log, postgres, httpClient, nioCore, crypto],
             path: "Services/CLI",
             swiftSettings: swiftSettings
         ),
@@ -143,7 +148,7 @@ let package = Package(
         .testTarget(name: "MetadataTests", dependencies: ["FairwayTestSupport", "FairwayMetadata"], path: "Tests/MetadataTests", swiftSettings: swiftSettings),
         .testTarget(name: "QualityTests", dependencies: ["FairwayTestSupport", "FairwayQuality", "FairwayContracts", "FairwayAMQP", postgres], path: "Tests/QualityTests", swiftSettings: swiftSettings),
         .testTarget(name: "RetentionTests", dependencies: ["FairwayTestSupport", "FairwayRetention", "FairwayContracts", "FairwayAMQP", postgres, httpClient, nioCore], path: "Tests/RetentionTests", swiftSettings: swiftSettings),
-        .testTarget(name: "PublicationTests", dependencies: ["FairwayPublication", "FairwayDataCite", "FairwayTestSupport", "FairwayContracts", postgres, httpClient, nioCore], path: "Tests/PublicationTests", swiftSettings: swiftSettings),
+        .testTarget(name: "PublicationTests", dependencies: ["FairwayPublication", "FairwayDataCite", "FairwayPublishing", "FairwayTestSupport", "FairwayContracts", postgres, httpClient, nioCore], path: "Tests/PublicationTests", swiftSettings: swiftSettings),
         .testTarget(name: "XMLTests", dependencies: ["FairwayXML", "FairwayTestSupport"], path: "Tests/XMLTests", swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["FairwayStorage", "FairwayContracts", crypto], path: "Tests/StorageTests", swiftSettings: swiftSettings),
         .testTarget(name: "IngestTests", dependencies: ["FairwayTestSupport", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", "FairwayStorage", postgres, httpClient, nioCore, crypto], path: "Tests/IngestTests", swiftSettings: swiftSettings),

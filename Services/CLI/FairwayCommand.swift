@@ -6,7 +6,7 @@ import FairwayServiceKit
 struct FairwayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fairway",
-        abstract: "Operate a Fairway installation: migrations, zones and tokens, watching and ingesting folders, metadata and search, QC, retention.",
+        abstract: "Operate a Fairway installation: migrations, zones and tokens, watching and ingesting folders, metadata and search, QC, retention, publication, status.",
         discussion: FairwayConfiguration.helpText + """
 
 
@@ -14,6 +14,7 @@ struct FairwayCommand: AsyncParsableCommand {
             """,
         subcommands: [MigrateCommand.self, ZoneCommand.self, TokenCommand.self, WatchCommand.self, IngestTreeCommand.self,
                       AnnotateCommand.self, SearchCommand.self, MetadataCommand.self, QCCommand.self,
-                      RetentionCommand.self, FixityCommand.self, OwnerCommand.self, ContactCommand.self, PublishCommand.self]
+                      RetentionCommand.self, FixityCommand.self, OwnerCommand.self, ContactCommand.self, PublishCommand.self,
+                      WithdrawCommand.self, PublicationCommand.self, StatusCommand.self, MemberCommand.self]
     )
 }

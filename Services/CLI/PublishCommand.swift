@@ -1,8 +1,8 @@
 import ArgumentParser
 import FairwayAMQP
 import FairwayCatalog
-import FairwayContracts
 import FairwayPublication
+import FairwayPublishing
 import FairwayServiceKit
 import Foundation
 import Logging
@@ -20,26 +20,24 @@ struct PublishCommand: AsyncParsableCommand {
             and funding ([{funder, award, funderROR}]); the rest comes from the catalog. Every \
             problem is printed with its field and nothing is reserved until there is none. The DOI \
             (FAIRWAY_DOI_PREFIX + a suffix with a check symbol) is chosen here, before any remote \
-            call, and stays the study's: publishing again updates the metadata of the same DOI.
-            Exit codes: 0 reserved or updated, 1 problems (listed), 64 usage.
+            call, and stays the study's: publishing again updates the metadata of the same DOI. \
+            fairway-doi registers it; --wait waits for DataCite's answer.
+            Exit codes: 0 reserved or updated (with --wait: DataCite holds it), 1 problems (listed, \
+            including those DataCite found with --wait), 3 still waiting when --wait ran out, 64 usage.
             """
     )
 
     @Option(help: "Investigation.") var investigation: String
     @Option(help: "Study.") var study: String
     @Option(help: "Publication metadata file (.yaml/.yml or .json).") var metadata: String
+    @Option(help: "Wait up to this many seconds for DataCite's answer through fairway-doi.") var wait: Int?
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var catalog: CatalogOptions
 
     func run() async throws {
         let configuration = try catalog.configuration()
-        let values = configuration.values
-        func setting(_ key: String) -> String? { values[key].flatMap { $0.isEmpty ? nil : $0 } }
-        let missing = ["FAIRWAY_DOI_PREFIX", "FAIRWAY_LANDING_BASE_URL", "FAIRWAY_PUBLISHER_NAME"].filter { setting($0) == nil }
-        guard missing.isEmpty else { throw CommandFailure("set \(missing.joined(separator: ", ")) first (see fairway --help)") }
-        let settings = PublicationValidation.Settings(doiPrefix: setting("FAIRWAY_DOI_PREFIX")!, landingBaseURL: setting("FAIRWAY_LANDING_BASE_URL")!)
-        let publisherROR = setting("FAIRWAY_PUBLISHER_ROR")
-        if let publisherROR, RORID(publisherROR) == nil { throw CommandFailure("FAIRWAY_PUBLISHER_ROR \(publisherROR) is not a ROR id") }
+        let settings: PublishingSettings
+        do { settings = try PublishingSettings(configuration.values) } catch { throw CommandFailure(error.description) }
 
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: metadata)) } catch {
@@ -49,76 +47,57 @@ struct PublishCommand: AsyncParsableCommand {
         let lowered = metadata.lowercased()
         let isJSON = lowered.hasSuffix(".json") || (!lowered.hasSuffix(".yaml") && !lowered.hasSuffix(".yml")
             && data.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) == UInt8(ascii: "{"))
-        var problems: [FieldProblem] = []
-        var request: PublicationRequest?
+        let request: PublicationRequest
         do { request = isJSON ? try PublicationRequest.parse(json: data) : try PublicationRequest.parse(yaml: Array(data)) } catch {
-            problems += error.problems
+            throw Self.refusal(error.problems, json: json)
         }
-        if let request { problems += PublicationValidation.problems(of: request) }
-        guard let request, problems.isEmpty else { throw Self.refusal(problems, json: json) }
+        let problems = PublicationValidation.problems(of: request)
+        guard problems.isEmpty else { throw Self.refusal(problems, json: json) }
 
-        let publisherName = setting("FAIRWAY_PUBLISHER_NAME")!
-        let investigation = investigation, study = study, json = json
+        let investigation = investigation, study = study, json = json, wait = wait
         let requestedBy = "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "operator")
-        let names = FairwayBrokerNames(namespace: configuration.brokerNamespace)
-        let outcome = try await catalog.withCatalog { client, logger in
-            var studyID: UUID?
-            for try await id in try await client.query("""
-                SELECT s.id FROM studies s JOIN investigations i ON i.id = s.investigation_id WHERE i.name = \(investigation) AND s.name = \(study)
-                """, logger: logger).decode(UUID.self) { studyID = id }
-            guard let studyID else { throw CommandFailure("no study \(study) in investigation \(investigation)") }
-            let facts = try await Self.facts(of: studyID, publisher: publisherName, ror: publisherROR.flatMap(RORID.init),
-                                             client: client, logger: logger)
-            guard facts.fileCount > 0 else { throw CommandFailure("study \(investigation)/\(study) has no data to publish") }
-            let catalog = Catalog(client: client, service: ServiceName.doi.rawValue, exchange: names.exchange, logger: logger)
-            // The study keeps the DOI it was given; a new one is drawn until it is unused.
-            for _ in 0 ..< 8 {
-                var existing: (UUID, String, String)?
-                for try await row in try await client.query("SELECT id, doi, state FROM publications WHERE study_id = \(studyID)", logger: logger)
-                    .decode((UUID, String, String).self) { existing = row }
-                let doi = existing.flatMap { DOIName($0.1) } ?? DOIName(prefix: settings.doiPrefix, suffix: DOISuffix.random())
-                let base = settings.landingBaseURL.hasSuffix("/") ? settings.landingBaseURL : settings.landingBaseURL + "/"
-                let landing = base + doi.description
-                let installation = PublicationValidation.problems(doi: doi, landingPage: landing, facts: facts, settings: settings)
-                guard installation.isEmpty else { throw Self.refusal(installation, json: json) }
-                let record = DataCiteAttributes(doi: doi, event: "publish", landingPage: landing, request: request, facts: facts)
-                let requestJSON = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
-                let recordJSON = String(decoding: record.document, as: UTF8.self)
-                let detail = "waiting for the DOI service to register it at DataCite"
-                let saved: (UUID, String)? = try await catalog.transaction { transaction in
-                    var saved: (UUID, String)?
-                    for try await row in try await transaction.query("""
-                        INSERT INTO publications (study_id, doi, state, status_detail, landing_url, metadata, record, requested_by)
-                        VALUES (\(studyID), \(doi.description), 'reserved', \(detail), \(landing), \(requestJSON)::jsonb, \(recordJSON)::jsonb, \(requestedBy))
-                        ON CONFLICT (study_id) DO UPDATE
-                        SET metadata = EXCLUDED.metadata, record = EXCLUDED.record, field_errors = '[]', updated_at = now()
-                        WHERE publications.doi = EXCLUDED.doi
-                        RETURNING id, state
-                        """).decode((UUID, String).self) { saved = row }
-                    guard let (publicationID, _) = saved else { return nil }
-                    try await transaction.query("""
-                        INSERT INTO audit_log (actor, action, target_kind, target_id, details)
-                        VALUES (\(requestedBy), 'publication.request', 'publication', \(doi.description),
-                                jsonb_build_object('investigation', \(investigation)::text, 'study', \(study)::text))
-                        """)
-                    transaction.emit(Envelope(payload: DatasetPublishRequested(publicationID: publicationID, investigation: investigation,
-                                                                               study: study, requestedBy: requestedBy)))
-                    return saved
-                }
-                if let saved { return (doi: doi, landing: landing, state: saved.1, updated: existing != nil) }
-                // Another publish of the same study won the race with another DOI: take that one.
+        let exchange = FairwayBrokerNames(namespace: configuration.brokerNamespace).exchange
+        let (reservation, status) = try await catalog.withCatalog { client, logger in
+            let desk = PublicationDesk(client: client, exchange: exchange, logger: logger)
+            let reservation: PublicationDesk.Reservation
+            do {
+                reservation = try await desk.reserve(investigation: investigation, study: study, request: request, requestedBy: requestedBy, settings: settings)
+            } catch let refusal as PublicationDesk.Refusal {
+                if case .problems(let problems) = refusal { throw Self.refusal(problems, json: json) }
+                throw CommandFailure(refusal.description)
             }
-            throw CommandFailure("could not reserve a DOI for \(investigation)/\(study); try again")
+            guard let wait else { return (reservation, nil as PublicationStatus?) }
+            let deadline = ContinuousClock.now + .seconds(wait)
+            var status = try await PublicationStatus.load(doi: reservation.doi.description, client: client, logger: logger).first
+            while let current = status, !current.settled, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(250))
+                status = try await PublicationStatus.load(doi: reservation.doi.description, client: client, logger: logger).first
+            }
+            return (reservation, status)
         }
         if json {
-            let document: [String: Any] = ["doi": outcome.doi.description, "url": outcome.doi.url, "landingPage": outcome.landing,
-                                           "state": outcome.state, "updated": outcome.updated]
+            var document: [String: Any] = ["doi": reservation.doi.description, "url": reservation.doi.url, "landingPage": reservation.landingPage,
+                                           "state": status?.state ?? reservation.state, "updated": reservation.updated]
+            if let status {
+                document["pending"] = status.pending
+                if let detail = status.detail { document["detail"] = detail }
+                document["fieldErrors"] = status.fieldErrors.map { ["field": $0.field, "message": $0.message] }
+            }
             let data = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print("\(outcome.updated ? "updated" : "reserved") \(outcome.doi.url) for \(investigation)/\(study)")
-            print("state: \(outcome.state) (the DOI service registers it at DataCite)")
-            print("landing page: \(outcome.landing)")
+            print("\(reservation.updated ? "updated" : "reserved") \(reservation.doi.url) for \(investigation)/\(study)")
+            if let status {
+                print("state: \(status.state)\(status.detail.map { " (\($0))" } ?? "")")
+                for problem in status.fieldErrors { print("  \(problem)") }
+            } else {
+                print("state: \(reservation.state) (the DOI service registers it at DataCite; see `fairway publication show \(reservation.doi)`)")
+            }
+            print("landing page: \(reservation.landingPage)")
+        }
+        if let status {
+            if !status.fieldErrors.isEmpty { throw ExitCode(1) }
+            if status.pending { throw ExitCode(3) }
         }
     }
 
@@ -133,35 +112,115 @@ struct PublishCommand: AsyncParsableCommand {
         }
         return ExitCode(1)
     }
+}
 
-    /// What the catalog says about the study: files, sizes and formats of what was acquired,
-    /// acquisition days and instruments from the metadata step, the imaging method annotation.
-    static func facts(of studyID: UUID, publisher: String, ror: RORID?, client: PostgresClient, logger: Logger) async throws -> CatalogFacts {
-        var files = 0, bytes: Int64 = 0, formats: [String] = [], first: String?, last: String?, instruments: [String] = []
-        for try await row in try await client.query("""
-            SELECT (count(*) FILTER (WHERE o.parent_id IS NULL))::int,
-                   (coalesce(sum(o.size_bytes) FILTER (WHERE o.parent_id IS NULL), 0))::bigint,
-                   coalesce(array_agg(DISTINCT o.format ORDER BY o.format) FILTER (WHERE o.format <> 'unknown'), '{}'),
-                   to_char(min(coalesce(m.acquired_at, o.acquired_at)) AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
-                   to_char(max(coalesce(m.acquired_at, o.acquired_at)) AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
-                   coalesce(array_agg(DISTINCT m.microscope ORDER BY m.microscope) FILTER (WHERE m.microscope IS NOT NULL), '{}')
-            FROM objects o JOIN assays a ON a.id = o.assay_id LEFT JOIN image_metadata m ON m.object_id = o.id
-            WHERE a.study_id = \(studyID) AND o.state <> 'expired'
-            """, logger: logger).decode((Int, Int64, [String], String?, String?, [String]).self) {
-            (files, bytes, formats, first, last, instruments) = row
+/// `fairway withdraw DOI --reason TEXT`: the landing page becomes a tombstone; the DOI service
+/// hides the DOI at DataCite.
+struct WithdrawCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "withdraw",
+        abstract: "Withdraw a published DOI: hide it at DataCite and show a tombstone with the reason.",
+        discussion: """
+            A DOI registered at DataCite is never deleted: it is hidden (event hide) and resolves to \
+            the tombstone page, which keeps answering. Only a DOI DataCite holds as a draft is \
+            deleted; --delete asks for deletion and falls back to hiding for any other. A DOI that \
+            never reached DataCite is withdrawn here only.
+            Exit codes: 0 withdrawn (or already), 1 unknown DOI or failure, 64 usage.
+            """
+    )
+
+    @Argument(help: "The DOI, e.g. 10.5072/ABCD-1234X.") var doi: String
+    @Option(help: "Why it is withdrawn (shown on the tombstone).") var reason: String
+    @Flag(help: "Ask for deletion (only drafts are deleted; others are hidden).") var delete = false
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var catalog: CatalogOptions
+
+    func validate() throws {
+        let trimmed = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty, trimmed.count <= 2000 else { throw ValidationError("--reason must say why, in at most 2000 characters") }
+        guard DOIName(doi.hasPrefix("https://doi.org/") ? String(doi.dropFirst(16)) : doi) != nil else {
+            throw ValidationError("\(doi.prefix(100)) is not a Fairway DOI (PREFIX/XXXX-XXXXC)")
         }
-        var method: String?
-        for try await value in try await client.query("""
-            SELECT value FROM annotations WHERE study_id = \(studyID) AND key IN ('imaging_method', 'imaging method') ORDER BY id LIMIT 1
-            """, logger: logger).decode(String.self) { method = value }
-        let names = ["ome-tiff": "OME-TIFF", "tiff": "TIFF", "bigtiff": "BigTIFF", "imagej-tiff": "ImageJ TIFF"]
-        let now = Date()
-        let year = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: now).year ?? 1970
-        let day = ISO8601DateFormatter()
-        day.formatOptions = [.withFullDate]
-        return CatalogFacts(publisher: publisher, publisherROR: ror, publicationYear: year, resourceTypeGeneral: files == 1 ? "Image" : "Dataset",
-                            formats: Array(Set(formats.map { names[$0] ?? $0 })).sorted(), fileCount: files, totalBytes: bytes,
-                            collected: first.flatMap { first in last.map { (first, $0) } }, issued: day.string(from: now),
-                            instruments: instruments, imagingMethod: method)
+    }
+
+    func run() async throws {
+        let configuration = try catalog.configuration()
+        let name = DOIName(doi.hasPrefix("https://doi.org/") ? String(doi.dropFirst(16)) : doi)!
+        let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines), delete = delete
+        let requestedBy = "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "operator")
+        let exchange = FairwayBrokerNames(namespace: configuration.brokerNamespace).exchange
+        let withdrawal = try await catalog.withCatalog { client, logger in
+            do {
+                return try await PublicationDesk(client: client, exchange: exchange, logger: logger)
+                    .withdraw(doi: name, reason: reason, requestedBy: requestedBy, delete: delete)
+            } catch let refusal as PublicationDesk.Refusal {
+                throw CommandFailure(refusal.description)
+            }
+        }
+        if json {
+            let document: [String: Any] = ["doi": withdrawal.doi.description, "state": withdrawal.state, "detail": withdrawal.detail,
+                                           "alreadyWithdrawn": withdrawal.alreadyWithdrawn]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+        } else {
+            print("\(withdrawal.alreadyWithdrawn ? "already withdrawn" : "withdrawn") \(withdrawal.doi.url): \(withdrawal.detail)")
+        }
+    }
+}
+
+/// `fairway publication list|show`: where publications stand, here and at DataCite.
+struct PublicationCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "publication",
+        abstract: "Show publications: state here and at DataCite, pending work, problems DataCite found.",
+        subcommands: [List.self, Show.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List publications.")
+        @Option(help: "Only this investigation.") var investigation: String?
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var catalog: CatalogOptions
+
+        func run() async throws {
+            let investigation = investigation
+            let statuses = try await catalog.withCatalog { client, logger in
+                try await PublicationStatus.load(investigation: investigation, client: client, logger: logger)
+            }
+            printTable(["doi", "investigation", "study", "state", "datacite", "pending", "status"], statuses.map {
+                [$0.doi, $0.investigation, $0.study, $0.state, $0.remoteState ?? "", $0.pending ? "yes" : "no", $0.detail ?? ""]
+            }, json: json)
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one publication, by DOI or by study. Exit code 1 when there is none.")
+        @Argument(help: "The DOI.") var doi: String?
+        @Option(help: "Investigation (with --study).") var investigation: String?
+        @Option(help: "Study (with --investigation).") var study: String?
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var catalog: CatalogOptions
+
+        func validate() throws {
+            guard (doi != nil) != (investigation != nil && study != nil) else {
+                throw ValidationError("give a DOI, or --investigation and --study")
+            }
+        }
+
+        func run() async throws {
+            let doi = doi.map { $0.hasPrefix("https://doi.org/") ? String($0.dropFirst(16)) : $0 }.map { $0.uppercased() }
+            let investigation = investigation, study = study
+            let statuses = try await catalog.withCatalog { client, logger in
+                try await PublicationStatus.load(doi: doi, investigation: investigation, study: study, client: client, logger: logger)
+            }
+            guard let status = statuses.first else { throw CommandFailure("no such publication") }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                encoder.dateEncodingStrategy = .iso8601
+                print(String(decoding: try encoder.encode(status), as: UTF8.self))
+            } else {
+                status.lines.forEach { print($0) }
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FairwayContracts
+import FairwayPublishing
 import FairwayServiceKit
 
 /// `fairway-doi`: Mints DataCite DOIs for published studies and serves their landing pages.
@@ -15,18 +16,24 @@ struct DOICommand: AsyncParsableCommand {
 
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the service: serve landing pages (GET /datasets/{doi}); consume dataset.publish.requested, emit doi.registered (not built yet).",
+            abstract: "Run the service: register, update and hide DOIs at DataCite (on dataset.publish.requested and until DataCite matches the catalog), emit doi.registered, serve landing pages and tombstones (GET /datasets/{doi}).",
             discussion: FairwayConfiguration.helpText
         )
 
         @OptionGroup var options: ServeOptions
 
         func run() async throws {
-            // Registration at DataCite is not built yet (see its issue): dataset.publish.requested
-            // waits in fairway.doi for the release that handles it. Landing pages are served already.
-            try await ServiceRuntime(service: .doi, configuration: options.configuration()) { context in
+            let configuration = try options.configuration()
+            let dataCite: DataCiteSettings
+            do { dataCite = try DataCiteSettings(configuration.values) } catch { throw ValidationError(error.description) }
+            try await ServiceRuntime(service: .doi, configuration: configuration) { context in
+                // Publications committed in the catalog → DataCite, through their own outbox rows;
+                // a request only wakes the sync, which also runs on its own until they match.
+                let sync = DataCiteSync(catalog: context.catalog, settings: dataCite, logger: context.logger)
+                var messages = MessageRoutes()
+                messages.on(DatasetPublishRequested.self) { _, _ in await sync.wake() }
                 let pages = LandingPages(client: context.postgres, logger: context.logger)
-                return ServiceParts(http: { pages.add(to: $0) })
+                return ServiceParts(messages: messages, services: [sync], http: { pages.add(to: $0) })
             }.run()
         }
     }

@@ -17,7 +17,11 @@ struct LandingPages: Sendable {
 
     func add(to router: Router<BasicRequestContext>) {
         router.get("/datasets/:prefix/:suffix") { request, context in
-            await answer(request, doi: "\(context.parameters.get("prefix") ?? "")/\(context.parameters.get("suffix") ?? "")")
+            await answer(request, doi: "\(context.parameters.get("prefix") ?? "")/\(context.parameters.get("suffix") ?? "")", tombstoneURL: false)
+        }
+        // Where DataCite points a withdrawn DOI; the landing page itself shows the same tombstone.
+        router.get("/datasets/:prefix/:suffix/withdrawn") { request, context in
+            await answer(request, doi: "\(context.parameters.get("prefix") ?? "")/\(context.parameters.get("suffix") ?? "")", tombstoneURL: true)
         }
     }
 
@@ -27,9 +31,10 @@ struct LandingPages: Sendable {
         let landing: String
         let record: DataCiteAttributes
         let files: [(path: String, size: Int64, checksum: String, format: String)]
+        let withdrawal: (reason: String, at: Date)?
     }
 
-    private func answer(_ request: Request, doi text: String) async -> Response {
+    private func answer(_ request: Request, doi text: String, tombstoneURL: Bool) async -> Response {
         guard let doi = DOIName(text) else { return Self.notFound(text) }
         let publication: Publication?
         do {
@@ -39,34 +44,40 @@ struct LandingPages: Sendable {
             return Response(status: .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(string: "The catalog could not be reached; retry later.\n")))
         }
-        guard let publication else { return Self.notFound(doi.description) }
+        guard let publication, publication.withdrawal != nil || !tombstoneURL else { return Self.notFound(doi.description) }
+        // A withdrawn dataset keeps answering, as 410 Gone: a tombstone with the reason, no data.
+        let status: HTTPResponse.Status = publication.withdrawal == nil ? .ok : .gone
         let accept = request.headers[.accept] ?? ""
         if accept.contains("application/vnd.datacite.datacite+json") {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            return Self.respond((try? encoder.encode(publication.record)) ?? Data(), type: "application/vnd.datacite.datacite+json")
+            return Self.respond((try? encoder.encode(publication.record)) ?? Data(), type: "application/vnd.datacite.datacite+json", status: status)
         }
         let jsonLD = Self.jsonLD(publication)
-        if accept.contains("application/ld+json") { return Self.respond(jsonLD, type: "application/ld+json") }
-        return Self.respond(Data(Self.html(publication, jsonLD: jsonLD).utf8), type: "text/html; charset=utf-8")
+        if accept.contains("application/ld+json") { return Self.respond(jsonLD, type: "application/ld+json", status: status) }
+        return Self.respond(Data(Self.html(publication, jsonLD: jsonLD).utf8), type: "text/html; charset=utf-8", status: status)
     }
 
     private func load(_ doi: DOIName) async throws -> Publication? {
-        var row: (String, String, String, UUID)?
+        var row: (String, String, String, UUID, String?, Date?)?
         for try await found in try await client.query("""
-            SELECT state, landing_url, record::text, study_id FROM publications WHERE doi = \(doi.description) AND record IS NOT NULL
-            """, logger: logger).decode((String, String, String, UUID).self) { row = found }
-        guard let (state, landing, recordJSON, studyID) = row else { return nil }
+            SELECT state, landing_url, record::text, study_id, withdrawal_reason, withdrawn_at
+            FROM publications WHERE doi = \(doi.description) AND record IS NOT NULL
+            """, logger: logger).decode((String, String, String, UUID, String?, Date?).self) { row = found }
+        guard let (state, landing, recordJSON, studyID, reason, withdrawnAt) = row else { return nil }
+        let withdrawal = reason.flatMap { reason in withdrawnAt.map { (reason: reason, at: $0) } }
         struct Document: Decodable { struct Resource: Decodable { let attributes: DataCiteAttributes }; let data: Resource }
         let record = try JSONDecoder().decode(Document.self, from: Data(recordJSON.utf8)).data.attributes
         var files: [(String, Int64, String, String)] = []
-        for try await file in try await client.query("""
+        // A tombstone lists no data.
+        if withdrawal == nil { for try await file in try await client.query("""
             SELECT o.logical_path, o.size_bytes, coalesce(o.checksum, ''), o.format
             FROM objects o JOIN assays a ON a.id = o.assay_id
             WHERE a.study_id = \(studyID) AND o.parent_id IS NULL AND o.state <> 'expired'
             ORDER BY o.logical_path LIMIT 10000
-            """, logger: logger).decode((String, Int64, String, String).self) { files.append(file) }
-        return Publication(doi: doi, state: state, landing: landing, record: record, files: files.map { (path: $0.0, size: $0.1, checksum: $0.2, format: $0.3) })
+            """, logger: logger).decode((String, Int64, String, String).self) { files.append(file) } }
+        return Publication(doi: doi, state: state, landing: landing, record: record,
+                           files: files.map { (path: $0.0, size: $0.1, checksum: $0.2, format: $0.3) }, withdrawal: withdrawal)
     }
 
     // MARK: - Representations
@@ -100,7 +111,10 @@ struct LandingPages: Sendable {
                 record.publisher.publisherIdentifier.map { ["@id": $0] } ?? [:]) { $1 },
         ]
         if let license = record.rightsList.first?.rightsUri { dataset["license"] = license }
-        if publication.state != "hidden" {
+        if let withdrawal = publication.withdrawal {
+            dataset["creativeWorkStatus"] = "Withdrawn"
+            dataset["conditionsOfAccess"] = "Withdrawn: " + withdrawal.reason
+        } else {
             dataset["distribution"] = publication.files.map { file in
                 ["@type": "DataDownload", "name": file.path, "contentSize": "\(file.size) B", "encodingFormat": file.format]
             }
@@ -133,10 +147,16 @@ struct LandingPages: Sendable {
         if let related = record.relatedIdentifiers.first {
             rows.append(("Related publication", "<a href=\"https://doi.org/\(escape(related.relatedIdentifier))\">\(escape(related.relatedIdentifier))</a>"))
         }
-        if publication.state == "reserved" || publication.state == "registering" {
+        if let withdrawal = publication.withdrawal {
+            let day = ISO8601DateFormatter()
+            day.formatOptions = [.withFullDate]
+            rows.insert(("Withdrawn", "\(escape(day.string(from: withdrawal.at))): \(escape(withdrawal.reason))"), at: 0)
+        } else if publication.state == "reserved" || publication.state == "registering" {
             rows.append(("Status", "registration at DataCite pending"))
         }
         let table = rows.map { "<tr><th>\($0.0)</th><td>\($0.1)</td></tr>" }.joined(separator: "\n")
+        let heading = publication.withdrawal == nil ? escape(title) : "Withdrawn: " + escape(title)
+        let notice = publication.withdrawal == nil ? "" : "<p class=\"tombstone\">This dataset has been withdrawn. Its DOI and citation remain; its data is no longer available here.</p>\n"
         let files = publication.files.map { file in
             "<tr><td>\(escape(file.path))</td><td>\(file.size)</td><td><code>\(escape(file.checksum))</code></td><td>\(escape(file.format))</td></tr>"
         }.joined(separator: "\n")
@@ -151,17 +171,13 @@ struct LandingPages: Sendable {
             <script type="application/ld+json">\(script)</script>
             </head>
             <body>
-            <h1>\(escape(title))</h1>
-            <p class="citation">\(escape(citation))</p>
+            <h1>\(heading)</h1>
+            \(notice)<p class="citation">\(escape(citation))</p>
             <p>\(abstract)</p>
             <table class="metadata">
             \(table)
             </table>
-            <h2>Files</h2>
-            <table class="files">
-            <tr><th>Path</th><th>Bytes</th><th>SHA-256</th><th>Format</th></tr>
-            \(files)
-            </table>
+            \(publication.withdrawal == nil ? "<h2>Files</h2>\n<table class=\"files\">\n<tr><th>Path</th><th>Bytes</th><th>SHA-256</th><th>Format</th></tr>\n\(files)\n</table>" : "")
             </body>
             </html>
 
@@ -184,8 +200,8 @@ struct LandingPages: Sendable {
         return escaped
     }
 
-    static func respond(_ body: Data, type: String) -> Response {
-        Response(status: .ok, headers: [.contentType: type, .vary: "Accept"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    static func respond(_ body: Data, type: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: type, .vary: "Accept"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     static func notFound(_ doi: String) -> Response {

@@ -201,17 +201,7 @@ struct IngestAPI: Sendable {
     }
 
     private func authenticate(_ request: Request) async throws -> WatcherIdentity {
-        guard let header = request.headers[.authorization] else {
-            throw APIError(.unauthorized, "unauthorized", "send Authorization: Bearer <token> (fairway token create)")
-        }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-            throw APIError(.unauthorized, "unauthorized", "the Authorization header must be 'Bearer <token>'")
-        }
-        guard let identity = try await tokens.identify(String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
-            throw APIError(.unauthorized, "unauthorized", "the token is unknown or revoked")
-        }
-        return identity
+        try await tokens.authenticate(request)
     }
 
     // MARK: - Responses

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FairwayContracts
+import FairwayPublishing
 import FairwayServiceKit
 
 /// `fairway-ingest`: the front door. Watchers post acquisitions over HTTP (or any AMQP client
@@ -48,7 +49,12 @@ struct IngestCommand: AsyncParsableCommand {
                                     views: CatalogViews(client: context.postgres, logger: logger),
                                     client: context.postgres, logger: logger, registered: { registrar.wake() })
                 // pending → at rest → checksummed → objects + replicas + object.registered (outbox)
-                return ServiceParts(messages: messages, services: [registrar], http: { api.add(to: $0) })
+                // POST /v1/publications → reserved DOI + dataset.publish.requested (relayed by fairway-doi)
+                let publications = PublicationAPI(
+                    desk: PublicationDesk(client: context.postgres, exchange: context.names.exchange, logger: logger),
+                    settings: Result { () throws(FairwayConfiguration.Invalid) in try PublishingSettings(context.configuration.values) },
+                    tokens: WatcherTokens(client: context.postgres, logger: logger), client: context.postgres, logger: logger)
+                return ServiceParts(messages: messages, services: [registrar], http: { api.add(to: $0); publications.add(to: $0) })
             }.run()
         }
     }

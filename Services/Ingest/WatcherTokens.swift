@@ -1,3 +1,4 @@
+import Hummingbird
 import Crypto
 import Foundation
 import Logging
@@ -38,5 +39,22 @@ struct WatcherTokens: Sendable {
             return WatcherIdentity(tokenID: id, zone: zone, owner: owner)
         }
         return nil
+    }
+}
+
+extension WatcherTokens {
+    /// The identity behind `Authorization: Bearer <token>`, or a 401 saying what is wrong.
+    func authenticate(_ request: Request) async throws -> WatcherIdentity {
+        guard let header = request.headers[.authorization] else {
+            throw APIError(.unauthorized, "unauthorized", "send Authorization: Bearer <token> (fairway token create)")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw APIError(.unauthorized, "unauthorized", "the Authorization header must be 'Bearer <token>'")
+        }
+        guard let identity = try await identify(String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
+            throw APIError(.unauthorized, "unauthorized", "the token is unknown or revoked")
+        }
+        return identity
     }
 }

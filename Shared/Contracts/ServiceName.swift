@@ -42,3 +42,11 @@ public enum ServiceName: String, Sendable, CaseIterable, Codable {
         }
     }
 }
+
+extension RoutingKey {
+    /// Whether a Fairway service consumes it. Such a message that no queue takes means a missing
+    /// binding, so it is published `mandatory` and kept in the outbox until routable; the others
+    /// (retention.applied, retention.notice, replica.damaged…) are announcements for whoever
+    /// subscribes, and dropped by the broker when nobody does.
+    public var hasFairwayConsumer: Bool { ServiceName.allCases.contains { $0.consumedKeys.contains(self) } }
+}

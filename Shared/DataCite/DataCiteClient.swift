@@ -10,9 +10,12 @@ public struct RemoteDOI: Sendable, Equatable {
     /// `draft`, `registered` or `findable`.
     public let state: String
     public let url: String?
+    /// The descriptive metadata DataCite holds, in a canonical form (see `DataCiteAnswer.fingerprint`),
+    /// to tell whether a call whose answer was lost took effect.
+    public let fingerprint: String?
 
-    public init(doi: String, state: String, url: String?) {
-        self.doi = doi; self.state = state; self.url = url
+    public init(doi: String, state: String, url: String?, fingerprint: String? = nil) {
+        self.doi = doi; self.state = state; self.url = url; self.fingerprint = fingerprint
     }
 }
 
@@ -118,7 +121,25 @@ public enum DataCiteAnswer {
               let data = object["data"] as? [String: Any], let attributes = data["attributes"] as? [String: Any],
               let doi = (attributes["doi"] as? String) ?? (data["id"] as? String),
               let state = attributes["state"] as? String, ["draft", "registered", "findable"].contains(state) else { return nil }
-        return RemoteDOI(doi: doi.uppercased(), state: state, url: attributes["url"] as? String)
+        return RemoteDOI(doi: doi.uppercased(), state: state, url: attributes["url"] as? String, fingerprint: fingerprint(attributes))
+    }
+
+    static let describingKeys = ["titles", "creators", "descriptions", "subjects", "rightsList", "relatedIdentifiers",
+                                 "fundingReferences", "publicationYear", "types", "sizes", "formats"]
+
+    /// The descriptive attributes as canonical JSON (sorted keys, missing ones as null), so two
+    /// records can be compared whatever order their fields came in.
+    static func fingerprint(_ attributes: [String: Any]) -> String? {
+        let subset = Dictionary(uniqueKeysWithValues: describingKeys.map { ($0, attributes[$0] ?? NSNull()) })
+        guard let data = try? JSONSerialization.data(withJSONObject: subset, options: [.sortedKeys, .withoutEscapingSlashes]) else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The fingerprint of a JSON:API document about to be sent.
+    public static func fingerprint(ofDocument document: Data) -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: document) as? [String: Any],
+              let data = object["data"] as? [String: Any], let attributes = data["attributes"] as? [String: Any] else { return nil }
+        return fingerprint(attributes)
     }
 
     /// `{"errors": [{"source": field, "title": message}]}` as field problems; a body without them

@@ -37,6 +37,15 @@ public struct FairwayConfiguration: Sendable {
         ("FAIRWAY_LANDING_BASE_URL", "doi: public base URL of the landing pages; a DOI resolves to <base>/<doi>, e.g. https://data.facility.example/datasets"),
         ("FAIRWAY_PUBLISHER_NAME", "doi: the facility's name as DataCite publisher"),
         ("FAIRWAY_PUBLISHER_ROR", "doi: the facility's ROR id (optional), e.g. https://ror.org/02feahw73"),
+        ("FAIRWAY_DATACITE_URL", "doi: DataCite REST API, e.g. https://api.datacite.org (test: https://api.test.datacite.org); without it and the credentials, publications stay reserved with a status saying so"),
+        ("FAIRWAY_DATACITE_USER", "doi: DataCite repository account (e.g. FACILITY.DATA)"),
+        ("FAIRWAY_DATACITE_PASSWORD", "doi: its password (or FAIRWAY_DATACITE_PASSWORD_FILE, a file holding it); never logged"),
+        ("FAIRWAY_DATACITE_TIMEOUT", "doi: a call unanswered after this is reconciled with a GET before any retry (default 30s)"),
+        ("FAIRWAY_DATACITE_RETRY_BASE", "doi: first back-off after a failed call, doubled per attempt, at least Retry-After (default 5s)"),
+        ("FAIRWAY_DATACITE_RETRY_MAX", "doi: longest back-off (default 1h)"),
+        ("FAIRWAY_DATACITE_LEASE", "doi: how long a worker owns a publication it syncs; a dead worker's is taken over after it (default 5m)"),
+        ("FAIRWAY_DATACITE_RECONCILE_INTERVAL", "doi: synced DOIs are compared with DataCite again after this, and re-sent if they differ (default 6h)"),
+        ("FAIRWAY_DATACITE_REQUESTS_PER_MINUTE", "doi: pace of calls to DataCite, 1 to 600 (default 100, DataCite's advice for bulk work)"),
         ("FAIRWAY_CONFIG_FILE", "optional file of KEY=VALUE lines for any of these; the environment wins"),
     ]
 

@@ -111,7 +111,8 @@ public final class OutboxRelay: Service, Sendable {
                         properties: FairwayMessageProperties.make(
                             messageID: messageID, routingKey: routingKey, correlationID: correlationID,
                             traceparent: traceparent, occurredAt: createdAt, producer: producer
-                        )
+                        ),
+                        mandatory: RoutingKey(rawValue: routingKey)?.hasFairwayConsumer ?? true
                     ))
                 }
                 guard !messages.isEmpty else { return BatchResult(published: 0, failed: 0) }

@@ -7,10 +7,10 @@ import FoundationNetworking
 #endif
 import Testing
 
-/// A service not built yet starts as its own database and broker user, declares its queue, reports
+/// A service starts as its own database and broker user, declares and consumes its queue, reports
 /// ready, and stops cleanly on SIGTERM.
 @Suite(.serialized) struct ServiceExecutableTests {
-    @Test func anIdleServiceDeclaresItsQueueIsReadyAndStopsOnSIGTERM() async throws {
+    @Test func aServiceAsItsOwnUsersConsumesItsQueueIsReadyAndStopsOnSIGTERM() async throws {
         let database = try await TestDatabase.create()
         var serviceURL = URLComponents(string: try TestEnvironment.require("FAIRWAY_DOI_DATABASE_URL"))!
         serviceURL.path = "/\(database.name)"
@@ -30,8 +30,7 @@ import Testing
         let metrics = await Self.get("http://127.0.0.1:\(port)/metrics")
         #expect(metrics?.body.contains("fairway_outbox_published_total") == true)
         let admin = AMQPAdmin(configuration: AMQPConfiguration(endpoint: try AMQPEndpoint(url: try TestEnvironment.amqpURL), connectionName: "test admin"))
-        let queue = try await admin.queueState("fairway.doi")
-        #expect(queue.consumers == 0, "idle: no consumer until the DOI issue lands")
+        #expect(try await eventually(timeout: .seconds(10)) { try await admin.queueState("fairway.doi").consumers == 1 })
         _ = try await admin.queueState("fairway.doi.dlq")
 
         service.terminate()   // SIGTERM

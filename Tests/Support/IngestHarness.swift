@@ -125,9 +125,10 @@ public final class IngestHarness: @unchecked Sendable {
         }
     }
 
-    /// Starts fairway-ingest and waits until it is ready.
-    public func start() async throws {
-        let service = try ChildProcess(try TestEnvironment.executable("fairway-ingest"), ["serve"], environment: try serviceEnvironment)
+    /// Starts fairway-ingest (with `environment` added) and waits until it is ready.
+    public func start(environment: [String: String] = [:]) async throws {
+        let service = try ChildProcess(try TestEnvironment.executable("fairway-ingest"), ["serve"],
+                                       environment: try serviceEnvironment.merging(environment) { $1 })
         self.service = service
         let ready = try await eventually(timeout: .seconds(30), every: .milliseconds(100)) {
             (try? await self.request(.GET, "/readyz", token: nil).status) == 200
@@ -173,6 +174,14 @@ public final class IngestHarness: @unchecked Sendable {
     public func startDOI(_ environment: [String: String] = [:]) async throws {
         doiPort = freePort()
         doi = try await startService("doi", ["FAIRWAY_HTTP_PORT": "\(doiPort)"].merging(environment) { $1 })
+    }
+
+    /// Stops fairway-doi: SIGTERM, or SIGKILL to simulate a crash; waits for it to exit.
+    public func stopDOI(kill: Bool = false) async {
+        guard let doi else { return }
+        if kill { Glibc.kill(doi.pid, SIGKILL) } else { doi.terminate() }
+        _ = await doi.status()
+        self.doi = nil
     }
 
     /// Stops fairway-retention (SIGTERM) and waits for it to exit.

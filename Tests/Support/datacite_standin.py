@@ -11,8 +11,8 @@ behaviour:
   refuses any other state with 405.
 - Wrong or missing credentials: 401. A DOI outside the account's prefix: 403.
 - Faults for tests, queued with `POST /_faults` `{"faults": [...]}` and applied to the next
-  requests in order: `{"status": 503}` or `{"status": 429, "retryAfter": 2}` (answered without
-  acting), `{"delay": 3}` (slow, then acted on), `{"acceptThenHang": 30}` (acted on, then the
+  requests in order: `{"status": 503}`, `{"status": 429, "retryAfter": 2}` or
+  `{"status": 422, "errors": [{"source": ..., "title": ...}]}` (answered without acting), `{"delay": 3}` (slow, then acted on), `{"acceptThenHang": 30}` (acted on, then the
   answer is held back so the client times out). `GET /_requests` lists the requests seen;
   `GET /_dois` the stored DOIs.
 
@@ -96,11 +96,12 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 return self.reply(200, {doi: document(doi, record) for doi, record in dois.items()})
         with lock:
-            requests_seen.append({"method": method, "path": self.path})
+            requests_seen.append({"method": method, "path": self.path, "at": time.time()})
             fault = faults.pop(0) if faults else {}
         if "status" in fault:
             headers = {"Retry-After": str(fault["retryAfter"])} if "retryAfter" in fault else {}
-            return self.reply(fault["status"], {"errors": [{"status": str(fault["status"]), "title": "injected fault"}]}, headers)
+            errors = fault.get("errors") or [{"status": str(fault["status"]), "title": "injected fault"}]
+            return self.reply(fault["status"], {"errors": errors}, headers)
         if "delay" in fault:
             time.sleep(fault["delay"])
         if not self.authorised():

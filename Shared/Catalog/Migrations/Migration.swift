@@ -25,6 +25,7 @@ public enum Migrations {
         QCSchema.migration,
         RetentionSchema.migration,
         PublicationSchema.migration,
+        DataCiteSyncSchema.migration,
     ]
 
     /// Identifies the whole list: tests name their template database after it.
