@@ -25,14 +25,18 @@ struct DOICommand: AsyncParsableCommand {
         func run() async throws {
             let configuration = try options.configuration()
             let dataCite: DataCiteSettings
-            do { dataCite = try DataCiteSettings(configuration.values) } catch { throw ValidationError(error.description) }
+            let dataAccess: String?
+            do {
+                dataCite = try DataCiteSettings(configuration.values)
+                dataAccess = try LandingPages.dataAccessTemplate(configuration.values)
+            } catch { throw ValidationError(error.description) }
             try await ServiceRuntime(service: .doi, configuration: configuration) { context in
                 // Publications committed in the catalog → DataCite, through their own outbox rows;
                 // a request only wakes the sync, which also runs on its own until they match.
                 let sync = DataCiteSync(catalog: context.catalog, settings: dataCite, logger: context.logger)
                 var messages = MessageRoutes()
                 messages.on(DatasetPublishRequested.self) { _, _ in await sync.wake() }
-                let pages = LandingPages(client: context.postgres, logger: context.logger)
+                let pages = LandingPages(client: context.postgres, logger: context.logger, dataAccess: dataAccess)
                 return ServiceParts(messages: messages, services: [sync], http: { pages.add(to: $0) })
             }.run()
         }

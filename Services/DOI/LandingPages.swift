@@ -1,4 +1,5 @@
 import FairwayPublication
+import FairwayServiceKit
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -14,6 +15,18 @@ import PostgresNIO
 struct LandingPages: Sendable {
     let client: PostgresClient
     let logger: Logger
+    /// `FAIRWAY_DATA_ACCESS_URL`: where each file can be fetched, `{doi}` and `{path}` replaced
+    /// (the path percent-encoded); without it the page says data is available on request.
+    var dataAccess: String?
+
+    /// Checks the data access template: an http(s) URL, `{path}` in it.
+    static func dataAccessTemplate(_ values: [String: String]) throws(FairwayConfiguration.Invalid) -> String? {
+        guard let template = values["FAIRWAY_DATA_ACCESS_URL"], !template.isEmpty else { return nil }
+        guard template.hasPrefix("https://") || template.hasPrefix("http://"), template.contains("{path}") else {
+            throw .init(description: "FAIRWAY_DATA_ACCESS_URL must be an http(s) URL containing {path} (and optionally {doi})")
+        }
+        return template
+    }
 
     func add(to router: Router<BasicRequestContext>) {
         router.get("/datasets/:prefix/:suffix") { request, context in
@@ -30,7 +43,7 @@ struct LandingPages: Sendable {
         let state: String
         let landing: String
         let record: DataCiteAttributes
-        let files: [(path: String, size: Int64, checksum: String, format: String)]
+        let files: [(path: String, size: Int64, checksum: String, format: String, url: String?)]
         let withdrawal: (reason: String, at: Date)?
     }
 
@@ -77,7 +90,16 @@ struct LandingPages: Sendable {
             ORDER BY o.logical_path LIMIT 10000
             """, logger: logger).decode((String, Int64, String, String).self) { files.append(file) } }
         return Publication(doi: doi, state: state, landing: landing, record: record,
-                           files: files.map { (path: $0.0, size: $0.1, checksum: $0.2, format: $0.3) }, withdrawal: withdrawal)
+                           files: files.map { (path: $0.0, size: $0.1, checksum: $0.2, format: $0.3, url: accessURL(doi, path: $0.0)) },
+                           withdrawal: withdrawal)
+    }
+
+    private func accessURL(_ doi: DOIName, path: String) -> String? {
+        guard let dataAccess else { return nil }
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "?#;")
+        let encoded = path.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+        return dataAccess.replacingOccurrences(of: "{doi}", with: doi.description).replacingOccurrences(of: "{path}", with: encoded)
     }
 
     // MARK: - Representations
@@ -116,7 +138,9 @@ struct LandingPages: Sendable {
             dataset["conditionsOfAccess"] = "Withdrawn: " + withdrawal.reason
         } else {
             dataset["distribution"] = publication.files.map { file in
-                ["@type": "DataDownload", "name": file.path, "contentSize": "\(file.size) B", "encodingFormat": file.format]
+                var download: [String: Any] = ["@type": "DataDownload", "name": file.path, "contentSize": "\(file.size) B", "encodingFormat": file.format]
+                if let url = file.url { download["contentUrl"] = url }
+                return download
             }
         }
         return (try? JSONSerialization.data(withJSONObject: dataset, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
@@ -151,14 +175,19 @@ struct LandingPages: Sendable {
             let day = ISO8601DateFormatter()
             day.formatOptions = [.withFullDate]
             rows.insert(("Withdrawn", "\(escape(day.string(from: withdrawal.at))): \(escape(withdrawal.reason))"), at: 0)
-        } else if publication.state == "reserved" || publication.state == "registering" {
-            rows.append(("Status", "registration at DataCite pending"))
+        } else {
+            let onRequest = "on request from \(escape(record.publisher.name))"
+            rows.append(("Data access", publication.files.contains { $0.url != nil } ? "download links in the file list" : onRequest))
+            if publication.state == "reserved" || publication.state == "registering" {
+                rows.append(("Status", "registration at DataCite pending"))
+            }
         }
         let table = rows.map { "<tr><th>\($0.0)</th><td>\($0.1)</td></tr>" }.joined(separator: "\n")
         let heading = publication.withdrawal == nil ? escape(title) : "Withdrawn: " + escape(title)
         let notice = publication.withdrawal == nil ? "" : "<p class=\"tombstone\">This dataset has been withdrawn. Its DOI and citation remain; its data is no longer available here.</p>\n"
         let files = publication.files.map { file in
-            "<tr><td>\(escape(file.path))</td><td>\(file.size)</td><td><code>\(escape(file.checksum))</code></td><td>\(escape(file.format))</td></tr>"
+            let name = file.url.map { "<a href=\"\(escape($0))\">\(escape(file.path))</a>" } ?? escape(file.path)
+            return "<tr><td>\(name)</td><td>\(file.size)</td><td><code>\(escape(file.checksum))</code></td><td>\(escape(file.format))</td></tr>"
         }.joined(separator: "\n")
         let abstract = escape(record.descriptions.first { $0.descriptionType == "Abstract" }?.description ?? "")
         return """

@@ -4,7 +4,8 @@ import Logging
 import ServiceLifecycle
 
 /// Re-checks replicas without pause within the read budget: the oldest verification first; when
-/// every replica was verified within the interval, it waits a minute and looks again.
+/// every replica was verified within the interval, it waits a minute (or the interval, if shorter)
+/// and looks again.
 struct FixityLoop: Service {
     let checker: FixityChecker
     let interval: Duration
@@ -21,7 +22,7 @@ struct FixityLoop: Service {
                 } catch {
                     logger.error("fixity pass failed", metadata: ["error": "\(error)"])
                 }
-                if checked == 0 { try? await Task.sleep(for: .seconds(60)) }
+                if checked == 0 { try? await Task.sleep(for: min(.seconds(60), interval)) }
             }
         }
     }

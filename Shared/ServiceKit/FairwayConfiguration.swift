@@ -37,6 +37,7 @@ public struct FairwayConfiguration: Sendable {
         ("FAIRWAY_LANDING_BASE_URL", "doi: public base URL of the landing pages; a DOI resolves to <base>/<doi>, e.g. https://data.facility.example/datasets"),
         ("FAIRWAY_PUBLISHER_NAME", "doi: the facility's name as DataCite publisher"),
         ("FAIRWAY_PUBLISHER_ROR", "doi: the facility's ROR id (optional), e.g. https://ror.org/02feahw73"),
+        ("FAIRWAY_DATA_ACCESS_URL", "doi: where landing pages link each published file, {path} and {doi} replaced, e.g. https://data.facility.example/files/{doi}/{path} (default: data on request from the publisher)"),
         ("FAIRWAY_DATACITE_URL", "doi: DataCite REST API, e.g. https://api.datacite.org (test: https://api.test.datacite.org); without it and the credentials, publications stay reserved with a status saying so"),
         ("FAIRWAY_DATACITE_USER", "doi: DataCite repository account (e.g. FACILITY.DATA)"),
         ("FAIRWAY_DATACITE_PASSWORD", "doi: its password (or FAIRWAY_DATACITE_PASSWORD_FILE, a file holding it); never logged"),

@@ -100,7 +100,7 @@ struct RegistrationTests {
             try await DataCiteClientTests.withStandIn { url in
                 let environment = Registration.environment(url)
                 try await harness.startRetention()
-                try await harness.startDOI(environment)
+                try await harness.startDOI(environment.merging(["FAIRWAY_DATA_ACCESS_URL": "https://files.facility.example/{doi}/{path}"]) { $1 })
                 let doi = try await Registration.publish(harness, environment: environment).doi
                 let landing = "https://data.facility.example/datasets/\(doi)"
                 let synced = try await Registration.settle(harness, doi, state: "findable")
@@ -129,7 +129,12 @@ struct RegistrationTests {
 
                 let page = try await Registration.get(harness, "/datasets/\(doi)")
                 #expect(page.status == 200 && page.body.contains("href=\"\(doi.url)\"") && page.body.contains("HeLa nuclei, revised"))
-                #expect(Registration.jsonLD(in: page.body)?["@id"] as? String == doi.url)
+                let pageJSONLD = Registration.jsonLD(in: page.body)
+                #expect(pageJSONLD?["@id"] as? String == doi.url)
+                // Data access as configured: a link per file, and contentUrl in the JSON-LD.
+                let fileURL = "https://files.facility.example/\(doi)/scope-1/hela/a.tif"
+                #expect(page.body.contains("<a href=\"\(fileURL)\">scope-1/hela/a.tif</a>"), "\(page.body)")
+                #expect((pageJSONLD?["distribution"] as? [[String: Any]])?.contains { $0["contentUrl"] as? String == fileURL } == true)
 
                 // Withdrawal asking for deletion: DataCite keeps registered DOIs, so it is hidden.
                 let withdrawn = try await harness.cli("withdraw", doi.description, "--reason", "Consent <withdrawn> by the donor", "--delete", environment: environment)
@@ -320,7 +325,7 @@ struct RegistrationTests {
         }
     }
 
-    @Test("without DataCite settings the service runs, keeps publications reserved and says what to configure; POST /v1/publications for owners only, problems per field")
+    @Test("without DataCite settings the service runs, keeps publications reserved and says what to configure; POST /v1/publications for owners only, problems per field; a draft left at DataCite is deleted on withdrawal")
     func unconfiguredAndCatalogAPI() async throws {
         try await IngestHarness.with(started: false) { harness in
             // The catalog API reads the same settings as the CLI.
@@ -364,7 +369,27 @@ struct RegistrationTests {
             #expect((view.body["detail"] as? String ?? "").contains("DataCite is not configured"))
             let status = try await harness.cliResult(["status"], environment: PublishFixture.settings)
             #expect(status.output.contains("doi/datacite-unconfigured") && status.output.contains("reserved 1"), "\(status.output)")
-            #expect(try await Registration.get(harness, "/datasets/\(doi)").status == 200, "the landing page works already")
+            let page = try await Registration.get(harness, "/datasets/\(doi)")
+            #expect(page.status == 200 && page.body.contains("on request from Example Imaging Facility"), "the landing page works already")
+
+            // A call that died with DataCite holding a draft (simulated: in flight here, a draft
+            // there): withdrawal deletes the draft, the only kind DataCite lets go.
+            try await DataCiteClientTests.withStandIn { url in
+                let direct = DataCiteClient(baseURL: url, user: "fairway", password: "secret")
+                guard case .stored(let draft, _) = await direct.put(doi, document: DataCiteClientTests.record(doi, event: nil)) else {
+                    Issue.record("no draft"); return
+                }
+                #expect(draft.state == "draft")
+                #expect(try await harness.count("WITH u AS (UPDATE publications SET in_flight = true RETURNING 1) SELECT count(*) FROM u") == 1)
+                let withdrawn = try await harness.cli("withdraw", doi.description, "--reason", "duplicate of another study")
+                #expect(withdrawn.contains("a draft there is deleted"), "\(withdrawn)")
+                await harness.stopDOI()
+                try await harness.startDOI(Registration.environment(url))
+                try await Registration.settle(harness, doi, state: "withdrawn")
+                #expect(try await Registration.dois(url).isEmpty)
+                #expect(try await Registration.calls(url).map(\.method) == ["PUT", "GET", "DELETE"])
+                #expect(try await Registration.get(harness, "/datasets/\(doi)").status == 410)
+            }
         }
     }
 }
