@@ -51,8 +51,6 @@ struct PublishCommand: AsyncParsableCommand {
         do { request = isJSON ? try PublicationRequest.parse(json: data) : try PublicationRequest.parse(yaml: Array(data)) } catch {
             throw Self.refusal(error.problems, json: json)
         }
-        let problems = PublicationValidation.problems(of: request)
-        guard problems.isEmpty else { throw Self.refusal(problems, json: json) }
 
         let investigation = investigation, study = study, json = json, wait = wait
         let requestedBy = "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "operator")

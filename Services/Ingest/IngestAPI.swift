@@ -207,14 +207,7 @@ struct IngestAPI: Sendable {
     // MARK: - Responses
 
     private func handle(_ body: () async throws -> Response) async -> Response {
-        do {
-            return try await body()
-        } catch let error as APIError {
-            return error.response
-        } catch {
-            logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
-            return APIError(.serviceUnavailable, "unavailable", "the catalog could not be reached; retry later").response
-        }
+        await APIError.answering(logger, body)
     }
 
     private func json(_ status: HTTPResponse.Status, _ fields: [String: String]) -> Response {
@@ -228,6 +221,19 @@ struct IngestAPI: Sendable {
 
 /// An error answer: `{"error": what, "detail": why}` with its status.
 struct APIError: Error {
+    /// Runs a handler: an `APIError` it throws is its answer; anything else is logged and answered
+    /// 503 (the catalog could not be reached), without details that may hold secrets.
+    static func answering(_ logger: Logger, _ body: () async throws -> Response) async -> Response {
+        do {
+            return try await body()
+        } catch let error as APIError {
+            return error.response
+        } catch {
+            logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
+            return APIError(.serviceUnavailable, "unavailable", "the catalog could not be reached; retry later").response
+        }
+    }
+
     let status: HTTPResponse.Status
     let error: String
     let detail: String

@@ -30,7 +30,7 @@ struct PublicationAPI: Sendable {
     /// Body: `{"investigation": I, "study": S, "publication": {…the publication file as JSON…}}`.
     /// 202 with the DOI and state; 422 with `problems` per field; 403 for a non-owner.
     private func post(_ request: Request) async throws -> Response {
-        let identity = try await authenticate(request)
+        let identity = try await tokens.authenticate(request)
         let settings: PublishingSettings
         switch self.settings {
         case .success(let value): settings = value
@@ -80,7 +80,7 @@ struct PublicationAPI: Sendable {
 
     /// The publication's state here and at DataCite, with DataCite's problems per field.
     private func get(_ request: Request, doi text: String) async throws -> Response {
-        _ = try await authenticate(request)
+        _ = try await tokens.authenticate(request)
         guard let doi = DOIName(text) else { throw APIError(.notFound, "unknown DOI", "\(text.prefix(100)) is not a Fairway DOI") }
         guard let status = try await PublicationStatus.load(doi: doi.description, client: client, logger: logger).first else {
             throw APIError(.notFound, "unknown DOI", "no publication has the DOI \(doi)")
@@ -109,18 +109,7 @@ struct PublicationAPI: Sendable {
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    private func authenticate(_ request: Request) async throws -> WatcherIdentity {
-        try await tokens.authenticate(request)
-    }
-
     private func respond(_ body: () async throws -> Response) async -> Response {
-        do {
-            return try await body()
-        } catch let error as APIError {
-            return error.response
-        } catch {
-            logger.error("publication request failed", metadata: ["error": "\(String(reflecting: error))"])
-            return APIError(.serviceUnavailable, "unavailable", "the catalog could not be reached; retry later").response
-        }
+        await APIError.answering(logger, body)
     }
 }
