@@ -12,8 +12,8 @@ struct StatusCommand: AsyncParsableCommand {
         commandName: "status",
         abstract: "Show services, alerts, objects per stage, recent failures, outbox backlog and DataCite sync.",
         discussion: """
-            Services are asked on their /readyz at --host and their default ports (FAIRWAY_<SERVICE>_STATUS_URL, \
-            e.g. FAIRWAY_DOI_STATUS_URL=http://doi:8085, overrides one).
+            Services are asked on their /readyz at --host and their ports (FAIRWAY_<SERVICE>_HTTP_PORT, else the \
+            defaults 8080-8085); FAIRWAY_<SERVICE>_STATUS_URL, e.g. FAIRWAY_DOI_STATUS_URL=http://doi:8085, overrides one.
             Exit codes: 0 all ready and no alert, 2 something needs attention (listed), 1 the catalog cannot be read.
             """
     )
@@ -42,7 +42,7 @@ struct StatusCommand: AsyncParsableCommand {
         let services = await withTaskGroup(of: ServiceState.self) { group in
             for service in ServiceName.allCases {
                 let base = configuration.values["FAIRWAY_\(service.rawValue.uppercased())_STATUS_URL"].flatMap { $0.isEmpty ? nil : $0 }
-                    ?? "http://\(host):\(service.defaultHTTPPort)"
+                    ?? "http://\(host):\(configuration.peerPort(of: service))"
                 group.addTask { await Self.probe(service.executable, base: base) }
             }
             var states: [ServiceState] = []

@@ -10,6 +10,7 @@ public struct FairwayConfiguration: Sendable {
         ("FAIRWAY_AMQP_URL", "RabbitMQ URL, amqp://user:password@host:port/vhost"),
         ("FAIRWAY_HTTP_HOST", "address the HTTP endpoint binds to (default 127.0.0.1; 0.0.0.0 in containers)"),
         ("FAIRWAY_HTTP_PORT", "port of the HTTP endpoint: API (ingest), /healthz, /readyz, /metrics (default per service, 8080-8085)"),
+        ("FAIRWAY_INGEST_HTTP_PORT … FAIRWAY_DOI_HTTP_PORT", "one service's port (wins over FAIRWAY_HTTP_PORT), so one configuration file serves every service; `fairway status` looks for the services there"),
         ("FAIRWAY_LOG_FORMAT", "text or json (default text)"),
         ("FAIRWAY_LOG_LEVEL", "trace, debug, info, notice, warning, error or critical (default info)"),
         ("FAIRWAY_BROKER_NAMESPACE", "prefix of the exchange and queue names (default fairway)"),
@@ -54,6 +55,8 @@ public struct FairwayConfiguration: Sendable {
     public var amqpURL: String?
     public var httpHost: String
     public var httpPort: Int?
+    /// Ports set per service (FAIRWAY_INGEST_HTTP_PORT … FAIRWAY_DOI_HTTP_PORT).
+    public var servicePorts: [ServiceName: Int] = [:]
     public var logFormat: LogFormat
     public var logLevel: String
     public var brokerNamespace: String
@@ -94,6 +97,9 @@ public struct FairwayConfiguration: Sendable {
         amqpURL = nonEmpty("FAIRWAY_AMQP_URL")
         httpHost = nonEmpty("FAIRWAY_HTTP_HOST") ?? "127.0.0.1"
         httpPort = try integer("FAIRWAY_HTTP_PORT", in: 0...65535)
+        for service in ServiceName.allCases {
+            if let port = try integer(Self.servicePortKey(service), in: 0...65535) { servicePorts[service] = port }
+        }
         let format = nonEmpty("FAIRWAY_LOG_FORMAT") ?? "text"
         guard let logFormat = LogFormat(rawValue: format) else {
             throw Invalid(description: "FAIRWAY_LOG_FORMAT must be text or json, not '\(format.prefix(32))'")
@@ -165,7 +171,15 @@ public struct FairwayConfiguration: Sendable {
         return amqpURL
     }
 
-    public func port(for service: ServiceName) -> Int { httpPort ?? service.defaultHTTPPort }
+    /// FAIRWAY_<SERVICE>_HTTP_PORT (one configuration file for every service), else
+    /// FAIRWAY_HTTP_PORT, else the service's default.
+    public func port(for service: ServiceName) -> Int { servicePorts[service] ?? httpPort ?? service.defaultHTTPPort }
+
+    /// Where another process finds a service: its own port setting or its default, never the
+    /// shared FAIRWAY_HTTP_PORT (which names the port of the process that reads it).
+    public func peerPort(of service: ServiceName) -> Int { servicePorts[service] ?? service.defaultHTTPPort }
+
+    static func servicePortKey(_ service: ServiceName) -> String { "FAIRWAY_\(service.rawValue.uppercased())_HTTP_PORT" }
 
     /// The environment section of every executable's `--help`.
     public static var helpText: String {

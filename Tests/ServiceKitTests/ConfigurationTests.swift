@@ -22,9 +22,15 @@ import Testing
         try? FileManager.default.removeItem(at: file)
     }
 
+    @Test func aServicesOwnPortWinsAndOthersFindItThere() throws {
+        let configuration = try FairwayConfiguration.fromEnvironment(["FAIRWAY_HTTP_PORT": "9000", "FAIRWAY_DOI_HTTP_PORT": "9185"])
+        #expect(configuration.port(for: .doi) == 9185 && configuration.port(for: .qc) == 9000)
+        #expect(configuration.peerPort(of: .doi) == 9185 && configuration.peerPort(of: .qc) == 8083)
+    }
+
     @Test(arguments: [
         ["FAIRWAY_HTTP_PORT": "eighty"], ["FAIRWAY_HTTP_PORT": "70000"], ["FAIRWAY_LOG_FORMAT": "xml"],
-        ["FAIRWAY_PREFETCH": "0"], ["FAIRWAY_BROKER_NAMESPACE": "Bad Name"], ["FAIRWAY_CONFIG_FILE": "/nonexistent/fairway.env"],
+        ["FAIRWAY_PREFETCH": "0"], ["FAIRWAY_DOI_HTTP_PORT": "-1"], ["FAIRWAY_BROKER_NAMESPACE": "Bad Name"], ["FAIRWAY_CONFIG_FILE": "/nonexistent/fairway.env"],
     ])
     func refusesInvalidSettings(environment: [String: String]) {
         #expect(throws: FairwayConfiguration.Invalid.self) { try FairwayConfiguration.fromEnvironment(environment) }
