@@ -15,6 +15,6 @@ struct FairwayCommand: AsyncParsableCommand {
         subcommands: [MigrateCommand.self, ZoneCommand.self, TokenCommand.self, WatchCommand.self, IngestTreeCommand.self,
                       AnnotateCommand.self, SearchCommand.self, MetadataCommand.self, QCCommand.self,
                       RetentionCommand.self, FixityCommand.self, OwnerCommand.self, ContactCommand.self, PublishCommand.self,
-                      WithdrawCommand.self, PublicationCommand.self, StatusCommand.self, MemberCommand.self]
+                      WithdrawCommand.self, PublicationCommand.self, StatusCommand.self, MemberCommand.self, ObjectCommand.self]
     )
 }

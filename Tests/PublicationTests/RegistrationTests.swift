@@ -115,6 +115,21 @@ struct RegistrationTests {
                 })
                 #expect(try await harness.count("SELECT count(*) FROM outbox WHERE routing_key = 'doi.registered'") == 1)
 
+                // `fairway object show`: the whole chain of one object, publication and hold included.
+                let object = try #require(try await harness.rows("SELECT id::text AS id, checksum FROM objects WHERE logical_path LIKE '%/a.tif'").first)
+                let objectID = try #require(object["id"] as? String)
+                let shown = try #require(try JSONSerialization.jsonObject(with: Data(try await harness.cli("object", "show", objectID, "--json").utf8)) as? [String: Any])
+                #expect(shown["path"] as? String == "scope-1/hela/a.tif" && shown["investigation"] as? String == "NUC" && shown["study"] as? String == "hela")
+                let replicas = shown["replicas"] as? [[String: Any]] ?? []
+                #expect(replicas.count == 1 && replicas.first?["role"] as? String == "landing" && replicas.first?["checksum"] as? String == object["checksum"] as? String)
+                #expect((shown["acquisition"] as? [String: Any])?["zone"] as? String == "scope-1")
+                #expect((((shown["retention"] as? [String: Any])?["holds"]) as? [[String: Any]])?.first?["source"] as? String == "publication")
+                #expect((shown["publication"] as? [String: Any])?["doi"] as? String == doi.description)
+                let text = try await harness.cli("object", "show", objectID)
+                #expect(text.contains("path: scope-1/hela/a.tif") && text.contains("publication:") && text.contains("doi: \(doi)") && text.contains("role=landing"), "\(text)")
+                #expect(try await harness.cliResult(["object", "show", UUID().uuidString]).output.contains("no object"))
+                #expect(try await harness.cliResult(["object", "show", "../etc"]).status == 64)
+
                 // An update of the metadata is sent again (PUT, 200) under the same DOI.
                 let updated = try await Registration.publish(harness, environment: environment, title: "HeLa nuclei, revised")
                 #expect(updated.doi == doi)
