@@ -15,10 +15,7 @@ struct ClaimedPublication: Sendable {
     let target: String
     let revision: Int
     let inFlight: Bool
-    let state: String
     let landingPage: String
-    let deleteRequested: Bool
-    let registered: Bool
     let investigation: String
     let study: String
     let lease: UUID
@@ -38,8 +35,7 @@ struct PublicationSyncStore: Sendable {
     var logger: Logger { catalog.logger }
 
     private static let claimedColumns = """
-        p.id, p.doi, p.record::text, p.target, p.revision, p.in_flight, p.state, p.landing_url, p.delete_requested,
-        p.registered_at IS NOT NULL, i.name, s.name, p.lease_token, p.attempts
+        p.id, p.doi, p.record::text, p.target, p.revision, p.in_flight, p.landing_url, i.name, s.name, p.lease_token, p.attempts
         """
 
     /// Publications with something to send (a revision DataCite does not have yet, or a call whose
@@ -77,11 +73,10 @@ struct PublicationSyncStore: Sendable {
         query.binds.append(token)
         query.binds.append(seconds)
         for try await row in try await client.query(query, logger: logger)
-            .decode((UUID, String, String, String, Int, Bool, String, String, Bool, Bool, String, String, UUID, Int).self) {
+            .decode((UUID, String, String, String, Int, Bool, String, String, String, UUID, Int).self) {
             guard let doi = DOIName(row.1) else { continue }
-            claimed.append(ClaimedPublication(id: row.0, doi: doi, record: row.2, target: row.3, revision: row.4, inFlight: row.5, state: row.6,
-                                              landingPage: row.7, deleteRequested: row.8, registered: row.9, investigation: row.10,
-                                              study: row.11, lease: row.12, attempts: row.13))
+            claimed.append(ClaimedPublication(id: row.0, doi: doi, record: row.2, target: row.3, revision: row.4, inFlight: row.5,
+                                              landingPage: row.6, investigation: row.7, study: row.8, lease: row.9, attempts: row.10))
         }
         return claimed
     }
