@@ -23,8 +23,17 @@ public struct PublicationStatus: Sendable, Encodable {
     public let withdrawnAt: Date?
     public let registeredAt: Date?
     public let updatedAt: Date
+    public var url: String
 
-    public var url: String { "https://doi.org/\(doi)" }
+    init(doi: String, investigation: String, study: String, state: String, detail: String?, landingPage: String, remoteState: String?,
+         pending: Bool, attempts: Int, nextAttemptAt: Date?, fieldErrors: [FieldProblem], withdrawalReason: String?, withdrawnAt: Date?,
+         registeredAt: Date?, updatedAt: Date) {
+        self.doi = doi; self.investigation = investigation; self.study = study; self.state = state; self.detail = detail
+        self.landingPage = landingPage; self.remoteState = remoteState; self.pending = pending; self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt; self.fieldErrors = fieldErrors; self.withdrawalReason = withdrawalReason
+        self.withdrawnAt = withdrawnAt; self.registeredAt = registeredAt; self.updatedAt = updatedAt
+        url = "https://doi.org/\(doi)"
+    }
 
     /// The publication with this DOI, or of this study.
     public static func load(doi: String? = nil, investigation: String? = nil, study: String? = nil,
@@ -51,31 +60,6 @@ public struct PublicationStatus: Sendable, Encodable {
 
     /// Settled: DataCite holds the last revision, or refused it for reasons the user must fix.
     public var settled: Bool { !pending }
-
-    enum CodingKeys: String, CodingKey {
-        case doi, url, investigation, study, state, detail, landingPage, remoteState, pending, attempts, nextAttemptAt, fieldErrors,
-             withdrawalReason, withdrawnAt, registeredAt, updatedAt
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(doi, forKey: .doi)
-        try container.encode(url, forKey: .url)
-        try container.encode(investigation, forKey: .investigation)
-        try container.encode(study, forKey: .study)
-        try container.encode(state, forKey: .state)
-        try container.encodeIfPresent(detail, forKey: .detail)
-        try container.encode(landingPage, forKey: .landingPage)
-        try container.encodeIfPresent(remoteState, forKey: .remoteState)
-        try container.encode(pending, forKey: .pending)
-        try container.encode(attempts, forKey: .attempts)
-        try container.encodeIfPresent(nextAttemptAt, forKey: .nextAttemptAt)
-        try container.encode(fieldErrors, forKey: .fieldErrors)
-        try container.encodeIfPresent(withdrawalReason, forKey: .withdrawalReason)
-        try container.encodeIfPresent(withdrawnAt, forKey: .withdrawnAt)
-        try container.encodeIfPresent(registeredAt, forKey: .registeredAt)
-        try container.encode(updatedAt, forKey: .updatedAt)
-    }
 
     /// Lines for a terminal.
     public var lines: [String] {
