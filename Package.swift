@@ -34,7 +34,7 @@ let services: [(product: String, folder: String, extra: [Target.Dependency])] = 
     ("fairway-metadata", "Metadata", ["FairwayMetadata", "FairwayImaging", "FairwayXML"]),
     ("fairway-qc", "QC", ["FairwayQuality", "FairwayImaging"]),
     ("fairway-retention", "Retention", ["FairwayRetention"]),
-    ("fairway-doi", "DOI", ["FairwayPublication", "FairwayPublishing"]),
+    ("fairway-doi", "DOI", ["FairwayPublication", "FairwayPublishing", "FairwayHarvesting"]),
 ]
 
 let package = Package(
@@ -97,6 +97,12 @@ let package = Package(
                                                           "FairwayServiceKit", postgres, log, lifecycle,
                                                           .product(name: "Metrics", package: "swift-metrics")],
                 path: "Shared/Publishing", swiftSettings: swiftSettings),
+        // OAI-PMH 2.0 over the published datasets: requests checked per verb, resumption tokens, Dublin Core and DataCite XML.
+        .target(name: "FairwayHarvesting", dependencies: ["FairwayPublication", "FairwayXML", "FairwayServiceKit", postgres, log],
+                path: "Shared/Harvesting", swiftSettings: swiftSettings),
+        // Catalog exports: OMERO in-place bulk import, RO-Crate 1.1, ISA-JSON (and its import).
+        .target(name: "FairwayExports", dependencies: ["FairwayPublication", "FairwayCatalog", postgres, log],
+                path: "Shared/Exports", swiftSettings: swiftSettings),
         // Files in zones: path confinement, folder walks, streaming checksums, format detection.
         .target(name: "FairwayStorage", dependencies: [crypto], path: "Shared/Storage", swiftSettings: swiftSettings),
         .target(
@@ -125,7 +131,7 @@ let package = Package(
         .executableTarget(
             name: "FairwayCLI",
             dependencies: ["FairwayServiceKit", "FairwayCatalog", "FairwayAMQP", "FairwayContracts", "FairwayStorage", "FairwayMetadata",
-                           "FairwayQuality", "FairwayRetention", "FairwayPublication", "FairwayPublishing", argumentParser, log, postgres, httpClient, nioCore, crypto],
+                           "FairwayQuality", "FairwayRetention", "FairwayPublication", "FairwayPublishing", "FairwayExports", argumentParser, log, postgres, httpClient, nioCore, crypto],
             path: "Services/CLI",
             swiftSettings: swiftSettings
         ),
@@ -139,7 +145,8 @@ let package = Package(
             name: "FairwayTestSupport",
             dependencies: ["FairwayServiceKit", "FairwayAMQP", "FairwayCatalog", "FairwayContracts", postgres, log, lifecycle, httpClient, nioCore],
             path: "Tests/Support",
-            exclude: ["pika_publish.py", "check_ome_tiff.py", "make_convert_cases.py", "fake_bfconvert.py", "make_metadata_cases.py", "qc_reference.py", "make_qc_cases.py", "smtp_sink.py", "check_datacite.py", "datacite_standin.py"],
+            exclude: ["pika_publish.py", "check_ome_tiff.py", "make_convert_cases.py", "fake_bfconvert.py", "make_metadata_cases.py", "qc_reference.py", "make_qc_cases.py", "smtp_sink.py", "check_datacite.py", "datacite_standin.py",
+                      "check_rocrate.py", "check_isajson.py", "oai_harvest.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ContractsTests", dependencies: ["FairwayContracts"], path: "Tests/ContractsTests", swiftSettings: swiftSettings),
@@ -148,7 +155,7 @@ let package = Package(
         .testTarget(name: "MetadataTests", dependencies: ["FairwayTestSupport", "FairwayMetadata"], path: "Tests/MetadataTests", swiftSettings: swiftSettings),
         .testTarget(name: "QualityTests", dependencies: ["FairwayTestSupport", "FairwayQuality", "FairwayContracts", "FairwayAMQP", postgres], path: "Tests/QualityTests", swiftSettings: swiftSettings),
         .testTarget(name: "RetentionTests", dependencies: ["FairwayTestSupport", "FairwayRetention", "FairwayContracts", "FairwayAMQP", postgres, httpClient, nioCore], path: "Tests/RetentionTests", swiftSettings: swiftSettings),
-        .testTarget(name: "PublicationTests", dependencies: ["FairwayPublication", "FairwayDataCite", "FairwayPublishing", "FairwayTestSupport", "FairwayContracts", postgres, httpClient, nioCore], path: "Tests/PublicationTests", swiftSettings: swiftSettings),
+        .testTarget(name: "PublicationTests", dependencies: ["FairwayPublication", "FairwayDataCite", "FairwayPublishing", "FairwayHarvesting", "FairwayExports", "FairwayXML", "FairwayTestSupport", "FairwayContracts", postgres, httpClient, nioCore], path: "Tests/PublicationTests", swiftSettings: swiftSettings),
         .testTarget(name: "XMLTests", dependencies: ["FairwayXML", "FairwayTestSupport"], path: "Tests/XMLTests", swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["FairwayStorage", "FairwayContracts", crypto], path: "Tests/StorageTests", swiftSettings: swiftSettings),
         .testTarget(name: "IngestTests", dependencies: ["FairwayTestSupport", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", "FairwayStorage", postgres, httpClient, nioCore, crypto], path: "Tests/IngestTests", swiftSettings: swiftSettings),

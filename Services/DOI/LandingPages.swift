@@ -79,8 +79,7 @@ struct LandingPages: Sendable {
             """, logger: logger).decode((String, String, String, UUID, String?, Date?).self) { row = found }
         guard let (state, landing, recordJSON, studyID, reason, withdrawnAt) = row else { return nil }
         let withdrawal = reason.flatMap { reason in withdrawnAt.map { (reason: reason, at: $0) } }
-        struct Document: Decodable { struct Resource: Decodable { let attributes: DataCiteAttributes }; let data: Resource }
-        let record = try JSONDecoder().decode(Document.self, from: Data(recordJSON.utf8)).data.attributes
+        let record = try DataCiteAttributes(document: Data(recordJSON.utf8))
         var files: [(String, Int64, String, String)] = []
         // A tombstone lists no data.
         if withdrawal == nil { for try await file in try await client.query("""

@@ -166,6 +166,12 @@ public struct DataCiteAttributes: Sendable, Equatable, Codable {
                        affiliation: affiliation.map { [$0] })
     }
 
+    /// The attributes of a JSON:API document as `document` writes it (the record the catalog keeps).
+    public init(document: Data) throws {
+        struct Document: Decodable { struct Resource: Decodable { let attributes: DataCiteAttributes }; let data: Resource }
+        self = try JSONDecoder().decode(Document.self, from: document).data.attributes
+    }
+
     /// The JSON:API document PUT to `/dois/{doi}`.
     public var document: Data {
         struct Document: Encodable {

@@ -281,8 +281,7 @@ public actor DataCiteSync: Service {
 
     /// The stored record as sent: `publish` at the landing page, or `hide` at the tombstone.
     static func document(_ publication: ClaimedPublication) throws -> Data {
-        struct Document: Decodable { struct Resource: Decodable { let attributes: DataCiteAttributes }; let data: Resource }
-        var attributes = try JSONDecoder().decode(Document.self, from: Data(publication.record.utf8)).data.attributes
+        var attributes = try DataCiteAttributes(document: Data(publication.record.utf8))
         attributes.event = publication.target == "hidden" ? "hide" : "publish"
         attributes.url = publication.expectedURL
         return attributes.document
