@@ -1,4 +1,5 @@
 public import Foundation
+import FairwayXML
 
 /// The OME-XML (2016-06 schema) a converted file carries in its first ImageDescription.
 public struct OMEXML: Sendable {
@@ -73,21 +74,5 @@ public struct OMEXML: Sendable {
     private func attribute(_ value: String) -> String { "\"" + escaped(value) + "\"" }
 
     /// Escapes markup and drops what XML 1.0 cannot carry at all (most control characters).
-    private func escaped(_ value: String) -> String {
-        var result = ""
-        result.reserveCapacity(value.utf8.count)
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "&": result += "&amp;"
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            case "\"": result += "&quot;"
-            case "\t", "\n", "\r": result += "&#\(scalar.value);"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0xFFFE || scalar.value == 0xFFFF { continue }
-                result.unicodeScalars.append(scalar)
-            }
-        }
-        return result
-    }
+    private func escaped(_ value: String) -> String { XMLNode.escaped(value, quotes: true) }
 }

@@ -1,6 +1,7 @@
 /// An XML element to be written: a small tree built in Swift and serialized with every text and
-/// attribute escaped. Characters XML 1.0 cannot carry (most C0 controls, lone surrogates cannot
-/// occur in a Swift string) are dropped, so catalog text never makes a document ill-formed.
+/// attribute escaped. Characters XML 1.0 cannot carry (C0 controls but tab and line breaks, U+FFFE,
+/// U+FFFF; a Swift string holds no lone surrogate) are dropped, so catalog text never makes a
+/// document ill-formed.
 public struct XMLNode: Sendable {
     public var name: String
     public var attributes: [(name: String, value: String)]
@@ -33,6 +34,7 @@ public struct XMLNode: Sendable {
         out += "</" + name + ">"
     }
 
+    /// `quotes`: for an attribute value (quotes and line breaks as character references).
     public static func escaped(_ value: String, quotes: Bool) -> String {
         var out = ""
         out.reserveCapacity(value.utf8.count)
@@ -47,7 +49,7 @@ public struct XMLNode: Sendable {
                 if quotes { out += "&#\(scalar.value);" } else { out.unicodeScalars.append(scalar) }
             default:
                 let v = scalar.value
-                if v < 0x20 || v == 0xFFFE || v == 0xFFFF || (0x7F...0x84).contains(v) || (0x86...0x9F).contains(v) { continue }
+                if v < 0x20 || v == 0xFFFE || v == 0xFFFF { continue }
                 out.unicodeScalars.append(scalar)
             }
         }
