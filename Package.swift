@@ -16,13 +16,14 @@ let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
 let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
 let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
 let httpClient = Target.Dependency.product(name: "AsyncHTTPClient", package: "async-http-client")
+let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
 
 /// One executable per service: `Services/<folder>` builds on the shared service kit.
 func service(folder: String, extra: [Target.Dependency]) -> Target {
     .executableTarget(
         name: folder + "Service",
         dependencies: ["FairwayServiceKit", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", "FairwayStorage",
-                       argumentParser, log, postgres, hummingbird, nioCore, lifecycle] + extra,
+                       argumentParser, log, postgres, hummingbird, nioCore, lifecycle, metrics] + extra,
         path: "Services/\(folder)",
         swiftSettings: swiftSettings
     )
@@ -86,7 +87,7 @@ let package = Package(
         .target(name: "CSMTP", path: "Shared/CSMTP", linkerSettings: [.linkedLibrary("curl")]),
         // Lifecycle policies: the planner (set-based SQL), the crash-safe actions on replicas, notices.
         .target(name: "FairwayRetention", dependencies: ["FairwayCatalog", "FairwayContracts", "FairwayServiceKit", "FairwayMetadata", "CSMTP",
-                                                         postgres, log, crypto], path: "Shared/Retention", swiftSettings: swiftSettings),
+                                                         postgres, log, crypto, metrics], path: "Shared/Retention", swiftSettings: swiftSettings),
         // Publications: DOI names and suffixes, ORCID and ROR checks, licences, the DataCite 4.5 record.
         .target(name: "FairwayPublication", path: "Shared/Publication", swiftSettings: swiftSettings),
         // The DataCite REST API client (AsyncHTTPClient): one call per method, every answer read defensively.
@@ -146,7 +147,7 @@ let package = Package(
             dependencies: ["FairwayServiceKit", "FairwayAMQP", "FairwayCatalog", "FairwayContracts", postgres, log, lifecycle, httpClient, nioCore],
             path: "Tests/Support",
             exclude: ["pika_publish.py", "check_ome_tiff.py", "make_convert_cases.py", "fake_bfconvert.py", "make_metadata_cases.py", "qc_reference.py", "make_qc_cases.py", "smtp_sink.py", "check_datacite.py", "datacite_standin.py",
-                      "check_rocrate.py", "check_isajson.py", "oai_harvest.py"],
+                      "check_rocrate.py", "check_isajson.py", "oai_harvest.py", "check_openapi.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ContractsTests", dependencies: ["FairwayContracts"], path: "Tests/ContractsTests", swiftSettings: swiftSettings),

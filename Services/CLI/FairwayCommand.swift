@@ -16,6 +16,6 @@ struct FairwayCommand: AsyncParsableCommand {
                       AnnotateCommand.self, SearchCommand.self, MetadataCommand.self, QCCommand.self,
                       RetentionCommand.self, FixityCommand.self, OwnerCommand.self, ContactCommand.self, PublishCommand.self,
                       WithdrawCommand.self, PublicationCommand.self, StatusCommand.self, MemberCommand.self, ObjectCommand.self,
-                      ExportCommand.self, ImportCommand.self]
+                      ExportCommand.self, ImportCommand.self, DLQCommand.self]
     )
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AsyncHTTPClient
+import FairwayAMQP
 import FairwayContracts
 import FairwayServiceKit
 import Foundation
@@ -10,11 +11,12 @@ import PostgresNIO
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show services, alerts, objects per stage, recent failures, outbox backlog and DataCite sync.",
+        abstract: "Show services, queues and dead letters, alerts, objects per stage, recent failures, outbox backlog and DataCite sync.",
         discussion: """
             Services are asked on their /readyz at --host and their ports (FAIRWAY_<SERVICE>_HTTP_PORT, else the \
             defaults 8080-8085); FAIRWAY_<SERVICE>_STATUS_URL, e.g. FAIRWAY_DOI_STATUS_URL=http://doi:8085, overrides one.
-            Exit codes: 0 all ready and no alert, 2 something needs attention (listed), 1 the catalog cannot be read.
+            Queues are read from the broker at FAIRWAY_AMQP_URL.
+            Exit codes: 0 all ready, no alert, no dead letter; 2 something needs attention (listed); 1 the catalog cannot be read.
             """
     )
 
@@ -23,11 +25,14 @@ struct StatusCommand: AsyncParsableCommand {
     @OptionGroup var catalog: CatalogOptions
 
     struct ServiceState: Encodable { let name: String; let url: String; let ready: Bool; let detail: String }
+    /// A service's queue: messages waiting, consumers attached, and its dead-letter queue's messages.
+    struct QueueState: Encodable { let service: String; let queue: String; let ready: Int?; let consumers: Int?; let deadLettered: Int?; let detail: String? }
     struct Alert: Encodable { let service: String; let kind: String; let message: String; let since: Date }
     struct Failure: Encodable { let reason: String; let objects: Int }
     struct DataCite: Encodable { let publications: [String: Int]; let pending: Int; let oldestPendingSince: Date?; let fieldErrors: Int }
     struct Report: Encodable {
         let services: [ServiceState]
+        let queues: [QueueState]
         let alerts: [Alert]
         let objects: [String: Int]
         let failuresLast24h: [Failure]
@@ -49,6 +54,7 @@ struct StatusCommand: AsyncParsableCommand {
             for await state in group { states.append(state) }
             return states.sorted { $0.name < $1.name }
         }
+        let queues = await Self.queues(configuration)
         let report = try await catalog.withCatalog { client, logger in
             var alerts: [Alert] = []
             for try await row in try await client.query("""
@@ -78,7 +84,7 @@ struct StatusCommand: AsyncParsableCommand {
                        (count(*) FILTER (WHERE field_errors <> '[]'))::int
                 FROM publications
                 """, logger: logger).decode((Int, Date?, Int).self) { pending = row }
-            return Report(services: services, alerts: alerts, objects: objects, failuresLast24h: failures, outboxUnsent: outbox.0,
+            return Report(services: services, queues: queues, alerts: alerts, objects: objects, failuresLast24h: failures, outboxUnsent: outbox.0,
                           outboxOldest: outbox.1, datacite: DataCite(publications: publications, pending: pending.0,
                                                                      oldestPendingSince: pending.1, fieldErrors: pending.2))
         }
@@ -90,7 +96,37 @@ struct StatusCommand: AsyncParsableCommand {
         } else {
             Self.printReport(report)
         }
-        if !report.alerts.isEmpty || report.services.contains(where: { !$0.ready }) { throw ExitCode(2) }
+        if !report.alerts.isEmpty || report.services.contains(where: { !$0.ready })
+            || report.queues.contains(where: { $0.detail != nil || ($0.deadLettered ?? 0) > 0 }) { throw ExitCode(2) }
+    }
+
+    /// Each service's queue and dead-letter queue, by passive declares on one admin connection each.
+    static func queues(_ configuration: FairwayConfiguration) async -> [QueueState] {
+        let names = FairwayBrokerNames(namespace: configuration.brokerNamespace)
+        guard let url = configuration.amqpURL, var amqp = try? AMQPConfiguration(url: url, connectionName: "fairway status (cli)") else {
+            return [QueueState(service: "broker", queue: "", ready: nil, consumers: nil, deadLettered: nil, detail: "FAIRWAY_AMQP_URL is not set")]
+        }
+        amqp.connectTimeout = .seconds(3)
+        let admin = AMQPAdmin(configuration: amqp)
+        var states: [QueueState] = []
+        for service in ServiceName.allCases {
+            let queue = names.queue(service.rawValue)
+            do throws(AMQPError) {
+                let main = try await admin.queueState(queue)
+                let dead = try await admin.queueState(names.deadLetterQueue(service.rawValue))
+                states.append(QueueState(service: service.rawValue, queue: queue, ready: main.ready, consumers: main.consumers,
+                                         deadLettered: dead.ready, detail: nil))
+            } catch {
+                if case .closedByBroker(404, _) = error {
+                    states.append(QueueState(service: service.rawValue, queue: queue, ready: nil, consumers: nil, deadLettered: nil,
+                                             detail: "not declared (the service has not run yet)"))
+                } else {
+                    // The broker itself is down or refuses us: one line says so.
+                    return [QueueState(service: "broker", queue: "", ready: nil, consumers: nil, deadLettered: nil, detail: error.description)]
+                }
+            }
+        }
+        return states
     }
 
     static func probe(_ name: String, base: String) async -> ServiceState {
@@ -111,6 +147,13 @@ struct StatusCommand: AsyncParsableCommand {
         let time = ISO8601DateFormatter()
         print("Services")
         for service in report.services { print("  \(service.ready ? "ok  " : "DOWN") \(service.name)  \(service.url)  \(service.detail)") }
+        print("Queues (ready, consumers, dead-lettered)")
+        for queue in report.queues {
+            if let detail = queue.detail { print("  DOWN \(queue.service)  \(queue.queue)  \(detail)"); continue }
+            let dead = queue.deadLettered ?? 0
+            print("  \(dead > 0 || queue.consumers == 0 ? "!!  " : "ok  ") \(queue.queue)  \(queue.ready ?? 0) ready, \(queue.consumers ?? 0) consumers, "
+                  + "\(dead) dead-lettered\(dead > 0 ? " (fairway dlq list --queue \(queue.service))" : "")")
+        }
         print("Alerts")
         if report.alerts.isEmpty { print("  none") }
         for alert in report.alerts { print("  \(alert.service)/\(alert.kind) since \(time.string(from: alert.since)): \(alert.message)") }

@@ -10,20 +10,25 @@ import PostgresNIO
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "token",
-        abstract: "Create, list and revoke watcher tokens (each scoped to one landing zone).",
+        abstract: "Create, list and revoke watcher tokens (each scoped to one landing zone) and operator tokens (the web dashboard's actions).",
         subcommands: [Create.self, List.self, Revoke.self]
     )
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create a token for a landing zone and print it (only the token, on stdout).",
-            discussion: "Store it where the watcher reads it (fairway watch --token-file). It cannot be shown again."
+            abstract: "Create a token for a landing zone (or, with --operator, for the dashboard) and print it (only the token, on stdout).",
+            discussion: "Store it where the watcher reads it (fairway watch --token-file), or log in to /ui with an operator token. It cannot be shown again."
         )
 
-        @Option(help: "Landing zone the token may post to.") var zone: String
+        @Option(help: "Landing zone the token may post to.") var zone: String?
+        @Flag(name: .customLong("operator"), help: "A token for operators: log in to the dashboard (/ui) to replay failed objects.") var forOperator = false
         @Option(help: "Owner recorded on acquisitions that do not name one (default: the label, else the zone).") var owner: String?
         @Option(help: "Free text to recognise the token by, e.g. the microscope's name.") var label: String = ""
         @OptionGroup var catalog: CatalogOptions
+
+        func validate() throws {
+            guard (zone == nil) == forOperator else { throw ValidationError("give --zone ZONE (a watcher token) or --operator") }
+        }
 
         func run() async throws {
             var random = SystemRandomNumberGenerator()
@@ -31,7 +36,24 @@ struct TokenCommand: AsyncParsableCommand {
             let token = "fwt_" + Data(bytes).base64EncodedString()
                 .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
             let digest = ByteBuffer(bytes: Array(SHA256.hash(data: Data(token.utf8))))
-            let (zone, owner, label) = (zone, owner, label)
+            if forOperator {
+                let label = label
+                let id: UUID = try await catalog.withCatalog { client, logger in
+                    for try await id in try await client.query("""
+                        WITH created AS (INSERT INTO operator_tokens (token_sha256, label) VALUES (\(digest), \(label)) RETURNING id),
+                        audit AS (
+                            INSERT INTO audit_log (actor, action, target_kind, target_id, details)
+                            SELECT 'cli', 'token.create', 'operator_token', id::text, jsonb_build_object('label', \(label)::text) FROM created
+                        )
+                        SELECT id FROM created
+                        """, logger: logger).decode(UUID.self) { return id }
+                    throw CommandFailure("the token was not stored")
+                }
+                print(token)
+                note("operator token \(id.uuidString.lowercased()) created; it is shown only this once")
+                return
+            }
+            let (zone, owner, label) = (zone!, owner, label)
             let id: UUID? = try await catalog.withCatalog { client, logger in
                 for try await id in try await client.query("""
                     WITH zone AS (SELECT id FROM resources WHERE name = \(zone) AND role = 'landing'),

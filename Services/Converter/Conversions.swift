@@ -5,6 +5,7 @@ import FairwayImaging
 import FairwayServiceKit
 import Foundation
 import Logging
+import Metrics
 import PostgresNIO
 #if canImport(Glibc)
 import Glibc
@@ -128,6 +129,8 @@ struct Conversions: Sendable {
             return .failed(error.description)
         }
         let (size, checksum) = try Self.checksum(of: physical)
+        Counter(label: "fairway_converter_bytes_read_total").increment(by: Int(source.size))
+        Counter(label: "fairway_converter_bytes_written_total").increment(by: Int(size))
         logger.info("converted", metadata: [
             "object": "\(source.id)", "output": "\(physical)", "bytes": "\(size)", "levels": "\(levels)",
             "seconds": "\(String(format: "%.2f", (ContinuousClock.now - started) / .seconds(1)))",

@@ -54,7 +54,9 @@ struct IngestCommand: AsyncParsableCommand {
                     desk: PublicationDesk(client: context.postgres, exchange: context.names.exchange, logger: logger),
                     settings: Result { () throws(FairwayConfiguration.Invalid) in try PublishingSettings(context.configuration.values) },
                     tokens: WatcherTokens(client: context.postgres, logger: logger), client: context.postgres, logger: logger)
-                return ServiceParts(messages: messages, services: [registrar], http: { api.add(to: $0); publications.add(to: $0) })
+                // GET /ui: the operators' dashboard; replaying a failed object re-emits object.registered
+                let dashboard = Dashboard(catalog: context.catalog, logger: logger)
+                return ServiceParts(messages: messages, services: [registrar], http: { api.add(to: $0); publications.add(to: $0); dashboard.add(to: $0) })
             }.run()
         }
     }

@@ -4,6 +4,7 @@ import FairwayQuality
 import FairwayServiceKit
 import Foundation
 import Logging
+import Metrics
 import PostgresNIO
 
 /// The result of scoring an image, recorded by `Scorings.record`.
@@ -44,8 +45,14 @@ struct Scorings: Sendable {
             Result { () throws(QualityError) in try ImageQuality.score(path: path, fileName: name, options: options) }
         }
         switch result {
-        case .success(let report): return .scored(image, report)
-        case .failure(let error): return .failed(image, error.description)
+        case .success(let report):
+            Counter(label: "fairway_qc_images_total", dimensions: [("verdict", report.verdict.rawValue)]).increment()
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+            Counter(label: "fairway_qc_bytes_scored_total").increment(by: size)
+            return .scored(image, report)
+        case .failure(let error):
+            Counter(label: "fairway_qc_images_total", dimensions: [("verdict", "not-scored")]).increment()
+            return .failed(image, error.description)
         }
     }
 

@@ -21,4 +21,19 @@ public enum AMQPFieldValue: Sendable, Equatable, Hashable {
     public var intValue: Int64? {
         if case .int(let value) = self { value } else { nil }
     }
+
+    /// The value as an operator reads it (`fairway dlq show`): text as is, tables and lists in braces.
+    public var displayText: String {
+        switch self {
+        case .string(let text): text
+        case .bytes(let bytes): String(validating: bytes, as: UTF8.self) ?? "(\(bytes.count) bytes)"
+        case .bool(let value): String(value)
+        case .int(let value): String(value)
+        case .double(let value): String(value)
+        case .timestamp(let value): String(value)
+        case .table(let table): "{" + table.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.displayText)" }.joined(separator: ", ") + "}"
+        case .array(let values): "[" + values.map(\.displayText).joined(separator: ", ") + "]"
+        case .void: ""
+        }
+    }
 }

@@ -34,3 +34,13 @@ public struct AMQPOutgoingMessage: Sendable {
         self.mandatory = mandatory
     }
 }
+
+/// A message taken with basic.get (an administrative read, as of a dead-letter queue).
+public struct AMQPFetched: Sendable {
+    public var deliveryTag: UInt64
+    public var exchange: String
+    public var routingKey: String
+    public var redelivered: Bool
+    public var properties: AMQPProperties
+    public var body: [UInt8]
+}

@@ -30,6 +30,8 @@ static const amqp_method_number_t FAIRWAY_BASIC_NACK = AMQP_BASIC_NACK_METHOD;
 static const amqp_method_number_t FAIRWAY_BASIC_RETURN = AMQP_BASIC_RETURN_METHOD;
 static const amqp_method_number_t FAIRWAY_BASIC_CANCEL = AMQP_BASIC_CANCEL_METHOD;
 static const amqp_method_number_t FAIRWAY_BASIC_CANCEL_OK = AMQP_BASIC_CANCEL_OK_METHOD;
+static const amqp_method_number_t FAIRWAY_BASIC_GET_OK = AMQP_BASIC_GET_OK_METHOD;
+static const amqp_method_number_t FAIRWAY_BASIC_GET_EMPTY = AMQP_BASIC_GET_EMPTY_METHOD;
 
 static const amqp_flags_t FAIRWAY_PROP_CONTENT_TYPE = AMQP_BASIC_CONTENT_TYPE_FLAG;
 static const amqp_flags_t FAIRWAY_PROP_HEADERS = AMQP_BASIC_HEADERS_FLAG;

@@ -2,6 +2,7 @@ import FairwayCatalog
 import FairwayContracts
 public import Foundation
 import Logging
+import Metrics
 import FairwayServiceKit
 import PostgresNIO
 
@@ -87,6 +88,8 @@ public struct FixityChecker: Sendable {
             detail = error.description
         }
         let seconds = (ContinuousClock.now - started).seconds
+        Counter(label: "fairway_fixity_checks_total", dimensions: [("outcome", outcome)]).increment()
+        Counter(label: "fairway_fixity_bytes_read_total").increment(by: Int(bytes))
         if outcome == "ok" {
             try await catalog.client.query("""
                 WITH verified AS (UPDATE replicas SET last_verified_at = now() WHERE id = \(replica.id) AND status = 'good')

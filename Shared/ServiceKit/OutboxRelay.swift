@@ -37,6 +37,7 @@ public final class OutboxRelay: Service, Sendable {
     private let logger: Logger
     private let publishedCounter: Counter
     private let failedCounter: Counter
+    private let backlogGauge: Gauge
 
     public init(client: PostgresClient, publisher: AMQPPublisher, producer: String,
                 configuration: Configuration = .init(), logger: Logger) {
@@ -47,6 +48,7 @@ public final class OutboxRelay: Service, Sendable {
         self.logger = logger
         publishedCounter = Counter(label: "fairway_outbox_published_total", dimensions: [("producer", producer)])
         failedCounter = Counter(label: "fairway_outbox_publish_failures_total", dimensions: [("producer", producer)])
+        backlogGauge = Gauge(label: "fairway_outbox_backlog", dimensions: [("producer", producer)])
     }
 
     public func run() async throws {
@@ -139,6 +141,11 @@ public final class OutboxRelay: Service, Sendable {
                     logger.warning("outbox messages not published", metadata: ["count": "\(failedIDs.count)", "error": "\(error)"])
                 }
                 publishedCounter.increment(by: sent.count)
+                for (message, result) in zip(messages, results) {
+                    if case .success = result {
+                        Counter(label: "fairway_messages_published_total", dimensions: [("key", message.routingKey), ("producer", producer)]).increment()
+                    }
+                }
                 failedCounter.increment(by: ids.count - sent.count)
                 return BatchResult(published: sent.count, failed: ids.count - sent.count)
             }
@@ -165,12 +172,21 @@ public final class OutboxRelay: Service, Sendable {
         }
     }
 
+    private func unsentCount() async throws -> Int {
+        var unsent = 0
+        for try await count in try await client.query("SELECT count(*)::int FROM outbox WHERE producer = \(producer) AND sent_at IS NULL",
+                                                      logger: logger).decode(Int.self) { unsent = count }
+        return unsent
+    }
+
     /// The periodic sweep, and the pruning of rows sent long ago.
     private func sweep(_ wake: AsyncStream<Void>.Continuation) async {
         var lastPrune = ContinuousClock.now - .seconds(3600)
         while !Task.isCancelled {
             do { try await Task.sleep(for: configuration.sweepInterval) } catch { return }
             wake.yield()
+            // What is waiting to be sent: rises when the broker is away, falls back to 0 after.
+            if let count = try? await unsentCount() { backlogGauge.record(count) }
             if ContinuousClock.now - lastPrune >= .seconds(3600) {
                 lastPrune = .now
                 let seconds = Double(configuration.keepSent.components.seconds)

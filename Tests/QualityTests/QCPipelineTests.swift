@@ -57,6 +57,23 @@ import Testing
             let scored = try await harness.waitForScored(4, timeout: .seconds(120))
             #expect(scored.count == 4, "\(harness.qc?.output.suffix(3000) ?? "")")
 
+            // The documented metrics (README, Observability), as each service's /metrics gives them.
+            func value(_ text: String, _ series: String) -> Double? {
+                text.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+            }
+            let ingestMetrics = try await harness.metrics(of: "ingest")
+            #expect(value(ingestMetrics, "fairway_ingest_files_registered_total") == 6, "five images and the flat field's fairway.yaml: \(ingestMetrics.prefix(3000))")
+            #expect((value(ingestMetrics, "fairway_ingest_bytes_checksummed_total") ?? 0) > 0)
+            #expect(value(ingestMetrics, #"fairway_messages_published_total{key="object.registered",producer="ingest"}"#) == 6, "\(ingestMetrics.prefix(3000))")
+            let converterMetrics = try await harness.metrics(of: "converter")
+            #expect(value(converterMetrics, #"fairway_messages_consumed_total{key="object.registered",outcome="ok"}"#) == 6, "\(converterMetrics.prefix(3000))")
+            #expect((value(converterMetrics, "fairway_converter_bytes_read_total") ?? 0) > 0 && (value(converterMetrics, "fairway_converter_bytes_written_total") ?? 0) > 0)
+            #expect(converterMetrics.contains(#"fairway_message_processing_seconds_bucket{key="object.registered""#))
+            let qcMetrics = try await harness.metrics(of: "qc")
+            #expect((value(qcMetrics, #"fairway_qc_images_total{verdict="not-scored"}"#) ?? 0) == 1, "\(qcMetrics.prefix(3000))")
+            #expect((value(qcMetrics, "fairway_qc_bytes_scored_total") ?? 0) > 0)
+            #expect(qcMetrics.contains("fairway_outbox_backlog{producer=\"qc\"} 0") || qcMetrics.contains("fairway_outbox_backlog{producer=\"qc\"}"), "\(qcMetrics.prefix(3000))")
+
             // The corrupt file: described, then failed by QC with the decoder's reason; no qc.scored.
             let failed = try #require(try await harness.rows("""
                 SELECT o.state, o.failure_reason, q.error, q.method_version FROM objects o JOIN qc_results q ON q.object_id = o.id

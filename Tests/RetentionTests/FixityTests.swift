@@ -90,6 +90,9 @@ struct FixityTests {
                 return found == 1 && (try? Data(contentsOf: vaultPath("y.bin"))) == expected
             }
             #expect(repaired, "\(harness.retention?.output.suffix(2000) ?? "")")
+            // The service's own checks, in its documented metrics.
+            let metrics = try await harness.metrics(of: "retention")
+            #expect(metrics.contains(#"fairway_fixity_checks_total{outcome="mismatch"} 1"#) && metrics.contains("fairway_fixity_bytes_read_total "), "\(metrics.prefix(3000))")
         }
     }
 }

@@ -21,6 +21,8 @@ public final class IngestHarness: @unchecked Sendable {
     public private(set) var doi: ChildProcess?
     /// Port of fairway-doi's HTTP endpoint once started.
     public private(set) var doiPort = 0
+    /// HTTP port of each service started beside ingest (converter, metadata, qc, retention, doi).
+    public private(set) var servicePorts: [String: Int] = [:]
     public let zone: String
     public let port: Int
     public let quietPeriod: String
@@ -210,7 +212,15 @@ public final class IngestHarness: @unchecked Sendable {
             return (try? await Self.http.execute(request, timeout: .seconds(5)).status.code) == 200
         }
         guard ready else { throw TestSetupError("fairway-\(name) did not become ready: \(process.output.suffix(3000))") }
+        servicePorts[name] = port
         return process
+    }
+
+    /// A service's Prometheus text (`ingest` or a started service's name).
+    public func metrics(of service: String) async throws -> String {
+        let port = service == "ingest" ? self.port : servicePorts[service] ?? 0
+        let response = try await Self.http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"), timeout: .seconds(10))
+        return String(buffer: try await response.body.collect(upTo: 8 << 20))
     }
 
     public func convertedMessages() async -> [(messageID: String?, payload: ObjectConverted)] { await collected.converted }

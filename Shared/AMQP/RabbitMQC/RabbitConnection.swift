@@ -205,6 +205,29 @@ final class RabbitConnection {
         try checkStatus(amqp_basic_reject(state, channel, tag, requeue ? 1 : 0), "basic.reject")
     }
 
+    /// basic.get with manual acknowledgement: the queue's next message, or nil when it is empty.
+    /// Unacknowledged, it returns to the queue when the channel closes.
+    func get(queue: String) throws(AMQPError) -> AMQPFetched? {
+        let arena = CArena()
+        let reply = amqp_basic_get(state, channel, arena.bytes(queue), 0)
+        try check(reply, "basic.get from '\(queue)'")
+        switch reply.reply.id {
+        case FAIRWAY_BASIC_GET_EMPTY:
+            return nil
+        case FAIRWAY_BASIC_GET_OK:
+            // Copied before the content is read: reading reuses rabbitmq-c's buffers.
+            let ok = reply.reply.decoded.assumingMemoryBound(to: amqp_basic_get_ok_t.self).pointee
+            let (tag, exchange, routingKey, redelivered) = (ok.delivery_tag, CValues.string(ok.exchange), CValues.string(ok.routing_key), ok.redelivered != 0)
+            var message = amqp_message_t()
+            try check(amqp_read_message(state, channel, &message, 0), "read the message from '\(queue)'")
+            defer { amqp_destroy_message(&message) }
+            return AMQPFetched(deliveryTag: tag, exchange: exchange, routingKey: routingKey, redelivered: redelivered,
+                               properties: Self.properties(message.properties), body: CValues.array(message.body))
+        default:
+            throw .connectionLost("unexpected reply to basic.get from '\(queue)'")
+        }
+    }
+
     // MARK: Reading frames
 
     /// Reads one frame, waiting at most `timeout`; `nil` when none arrived. Heartbeats are sent and

@@ -26,6 +26,7 @@ public enum Migrations {
         RetentionSchema.migration,
         PublicationSchema.migration,
         DataCiteSyncSchema.migration,
+        OperatorSchema.migration,
     ]
 
     /// Identifies the whole list: tests name their template database after it.

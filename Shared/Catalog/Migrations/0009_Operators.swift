@@ -1,0 +1,19 @@
+/// Operator tokens: who may change state from the web dashboard (replay a failed object). Like
+/// watcher tokens only a SHA-256 is stored; they are not scoped to a zone.
+enum OperatorSchema {
+    static let migration = Migration(version: 9, name: "operator tokens", statements: [
+        """
+        CREATE TABLE operator_tokens (
+            id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+            token_sha256 bytea NOT NULL UNIQUE CHECK (octet_length(token_sha256) = 32),
+            label text NOT NULL DEFAULT '',
+            created_at timestamptz NOT NULL DEFAULT now(),
+            last_used_at timestamptz,
+            revoked_at timestamptz
+        )
+        """,
+        "GRANT SELECT, UPDATE (last_used_at) ON operator_tokens TO fairway_ingest",
+        // The dashboard's storage view reads the quotas and the retention schedule.
+        "GRANT SELECT ON retention_notices TO fairway_ingest",
+    ])
+}
