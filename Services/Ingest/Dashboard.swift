@@ -1,6 +1,7 @@
 import Crypto
 import FairwayCatalog
 import FairwayContracts
+import FairwayServiceKit
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -357,20 +358,7 @@ struct Dashboard: Sendable {
         """
     }
 
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: if scalar.value >= 0x20 || scalar == "\n" || scalar == "\t" { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out
-    }
+    static func escape(_ text: String) -> String { HTMLText.escape(text) }
 
     // MARK: - HTTP plumbing
 
