@@ -189,7 +189,7 @@ struct Conversions: Sendable {
             logger.warning("object not converted", metadata: ["object": "\(message.objectID)", "state": "\(state)", "reason": "\(reason)"])
         case .inPlace:
             try await transaction.query("UPDATE objects SET state = 'converted', failure_reason = NULL, updated_at = now() WHERE id = \(message.objectID)")
-            transaction.emit(Envelope(correlationID: envelope.correlationID, payload: ObjectConverted(
+            transaction.emit(Envelope(following: envelope, payload: ObjectConverted(
                 sourceObjectID: message.objectID, objectID: message.objectID, resource: message.resource, physicalPath: message.physicalPath,
                 size: message.size, checksum: message.checksum, format: "ome-tiff", inPlace: true
             )))
@@ -221,7 +221,7 @@ struct Conversions: Sendable {
                 ON CONFLICT DO NOTHING
                 """)
             try await transaction.query("UPDATE objects SET state = 'converted', failure_reason = NULL, updated_at = now() WHERE id = \(message.objectID)")
-            transaction.emit(Envelope(correlationID: envelope.correlationID, payload: ObjectConverted(
+            transaction.emit(Envelope(following: envelope, payload: ObjectConverted(
                 sourceObjectID: message.objectID, objectID: derivedID, resource: file.resource.name, physicalPath: file.physicalPath,
                 size: file.size, checksum: file.checksum, format: "ome-tiff", inPlace: false, levels: file.levels
             )))

@@ -51,12 +51,15 @@ struct AcquisitionIntake: Sendable {
         let acquired_at: String?
         let metadata: [String: String]
         let kind: String
+        /// The acquisition's span in the trace its poster started (or a new trace).
+        var traceparent: String?
         var key: String { "\(zone_id)/\(path)" }
     }
 
     func accept(_ request: AcquisitionCompleted, source: Source, defaultOwner: String, tokenZone: String?,
-                on connection: PostgresConnection) async throws -> Outcome {
-        let checked = try await check(request, defaultOwner: defaultOwner, tokenZone: tokenZone, on: connection)
+                traceparent: String?, on connection: PostgresConnection) async throws -> Outcome {
+        var checked = try await check(request, defaultOwner: defaultOwner, tokenZone: tokenZone, on: connection)
+        checked.traceparent = TraceParent.continuing(traceparent).description
         return try await record([checked], source: source, on: connection)[0]
     }
 
@@ -109,10 +112,10 @@ struct AcquisitionIntake: Sendable {
         let rows = String(decoding: try JSONEncoder().encode(acquisitions), as: UTF8.self)
         var outcomes: [String: Outcome] = [:]
         for try await (zoneID, path, id) in try await connection.query("""
-            INSERT INTO acquisitions (zone_id, path, owner, assay_id, instrument, acquired_at, metadata, state, kind, source)
-            SELECT x.zone_id, x.path, x.owner, x.assay_id, x.instrument, x.acquired_at, x.metadata, 'pending', x.kind, \(source.rawValue)
+            INSERT INTO acquisitions (zone_id, path, owner, assay_id, instrument, acquired_at, metadata, state, kind, source, traceparent)
+            SELECT x.zone_id, x.path, x.owner, x.assay_id, x.instrument, x.acquired_at, x.metadata, 'pending', x.kind, \(source.rawValue), x.traceparent
             FROM jsonb_to_recordset(\(rows)::jsonb) AS x(zone_id uuid, path text, owner text, assay_id uuid, instrument text,
-                 acquired_at timestamptz, metadata jsonb, kind text)
+                 acquired_at timestamptz, metadata jsonb, kind text, traceparent text)
             ON CONFLICT (zone_id, path) DO NOTHING
             RETURNING zone_id, path, id
             """, logger: logger).decode((UUID, String, UUID).self) {
@@ -123,8 +126,9 @@ struct AcquisitionIntake: Sendable {
             let rows = String(decoding: try JSONEncoder().encode(known), as: UTF8.self)
             for try await (zoneID, path, id) in try await connection.query("""
                 UPDATE acquisitions a SET state = 'pending', failure_reason = NULL, kind = x.kind, fingerprint = NULL,
-                       fingerprint_since = NULL, next_check_at = now(), checks = 0, updated_at = now()
-                FROM jsonb_to_recordset(\(rows)::jsonb) AS x(zone_id uuid, path text, kind text)
+                       fingerprint_since = NULL, next_check_at = now(), checks = 0, updated_at = now(),
+                       traceparent = coalesce(x.traceparent, a.traceparent)
+                FROM jsonb_to_recordset(\(rows)::jsonb) AS x(zone_id uuid, path text, kind text, traceparent text)
                 WHERE a.zone_id = x.zone_id AND a.path = x.path AND a.state <> 'pending'
                 RETURNING a.zone_id, a.path, a.id
                 """, logger: logger).decode((UUID, String, UUID).self) {

@@ -127,7 +127,9 @@ struct Dashboard: Sendable {
                     VALUES (\("operator:" + who), 'object.replay', 'object', \(id.uuidString.lowercased()),
                             jsonb_build_object('failure', \(row.reason)::text))
                     """)
-                transaction.emit(Envelope(correlationID: row.acquisition.uuidString.lowercased(), payload: ObjectRegistered(
+                // A replay is a new trace: the operator's action, not the original post.
+                transaction.emit(Envelope(correlationID: row.acquisition.uuidString.lowercased(), traceparent: TraceParent.root().description,
+                                          payload: ObjectRegistered(
                     objectID: id, acquisitionID: row.acquisition, assayID: row.assay, logicalPath: row.path, resource: row.resource,
                     physicalPath: row.physical, size: row.size, checksum: row.checksum, format: row.format, version: row.version,
                     physicalPathBytes: row.physicalBytes

@@ -47,7 +47,7 @@ struct IngestAPI: Sendable {
             throw APIError(.contentTooLarge, "body too large", "the body is over \(MessageCodec.maxBodyBytes) bytes")
         }
         if body.readableBytesView.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) == UInt8(ascii: "[") {
-            return try await postBatch(body, identity: identity)
+            return try await postBatch(body, identity: identity, traceparent: request.headers[HTTPField.Name("traceparent")!])
         }
         let acquisition: AcquisitionCompleted
         do {
@@ -58,7 +58,8 @@ struct IngestAPI: Sendable {
         let outcome: AcquisitionIntake.Outcome
         do {
             outcome = try await client.withConnection { connection in
-                try await intake.accept(acquisition, source: .http, defaultOwner: identity.owner, tokenZone: identity.zone, on: connection)
+                try await intake.accept(acquisition, source: .http, defaultOwner: identity.owner, tokenZone: identity.zone,
+                                        traceparent: request.headers[HTTPField.Name("traceparent")!], on: connection)
             }
         } catch let error as IntakeError {
             throw APIError(error)
@@ -76,7 +77,7 @@ struct IngestAPI: Sendable {
     /// 200 with one result per item, in order, each with the status it would have had on its own.
     static let maxBatch = 1000
 
-    private func postBatch(_ body: ByteBuffer, identity: WatcherIdentity) async throws -> Response {
+    private func postBatch(_ body: ByteBuffer, identity: WatcherIdentity, traceparent: String?) async throws -> Response {
         guard let items = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [Any] else {
             throw APIError(.badRequest, "malformed body", "not a JSON array of acquisitions")
         }
@@ -98,7 +99,10 @@ struct IngestAPI: Sendable {
                         throw APIError(.badRequest, "malformed body", "\(error)")
                     }
                     do {
-                        checked.append((index, try await intake.check(request, defaultOwner: identity.owner, tokenZone: identity.zone, on: connection)))
+                        var acquisition = try await intake.check(request, defaultOwner: identity.owner, tokenZone: identity.zone, on: connection)
+                        // One trace for the batch, one span per acquisition.
+                        acquisition.traceparent = TraceParent.continuing(traceparent).description
+                        checked.append((index, acquisition))
                     } catch let error as IntakeError {
                         throw APIError(error)
                     }

@@ -39,7 +39,7 @@ struct IngestCommand: AsyncParsableCommand {
                 messages.on(AcquisitionCompleted.self) { envelope, transaction in
                     do {
                         _ = try await intake.accept(envelope.payload, source: .amqp, defaultOwner: envelope.payload.zone,
-                                                    tokenZone: nil, on: transaction.connection)
+                                                    tokenZone: nil, traceparent: envelope.traceparent, on: transaction.connection)
                     } catch let error as IntakeError {
                         throw PermanentFailure(error.description)
                     }

@@ -180,8 +180,15 @@ struct RegistrationWriter {
                 """)
         }
 
+        // Each object continues its acquisition's trace.
+        var traces: [UUID: String] = [:]
+        let acquisitionIDs = Array(Set(versions.map(\.acquisition_id)))
+        for try await (id, trace) in try await transaction.query("""
+            SELECT id, traceparent FROM acquisitions WHERE id = ANY(\(acquisitionIDs)) AND traceparent IS NOT NULL
+            """).decode((UUID, String).self) { traces[id] = trace }
         for row in versions {
-            transaction.emit(Envelope(correlationID: row.acquisition_id.uuidString.lowercased(), payload: ObjectRegistered(
+            transaction.emit(Envelope(correlationID: row.acquisition_id.uuidString.lowercased(),
+                                      traceparent: TraceParent.continuing(traces[row.acquisition_id]).description, payload: ObjectRegistered(
                 objectID: row.id, acquisitionID: row.acquisition_id, assayID: row.assay_id, logicalPath: row.logical_path,
                 resource: row.zone, physicalPath: row.physical_path, size: row.size, checksum: row.checksum,
                 format: row.format, version: row.version, physicalPathBytes: row.physicalPathBase64

@@ -98,7 +98,7 @@ struct Descriptions: Sendable {
         try await MetadataRecord.failures(failed, in: transaction)
         let missing = try await MetadataRecord.store(described, in: transaction)
         for ((_, image), (envelope, fields)) in zip(described, zip(envelopes, missing)) {
-            transaction.emit(Envelope(correlationID: envelope.correlationID, payload: MetadataExtracted(
+            transaction.emit(Envelope(following: envelope, payload: MetadataExtracted(
                 objectID: image.id, complete: fields.isEmpty, missingFields: fields
             )))
         }

@@ -77,7 +77,7 @@ struct Scorings: Sendable {
         switch outcome {
         case .scored(_, let report):
             try await QCRecord.store(report, object: image.id, in: transaction)
-            transaction.emit(Envelope(correlationID: envelope.correlationID, payload: QCScored(
+            transaction.emit(Envelope(following: envelope, payload: QCScored(
                 objectID: image.id, verdict: QCScored.Verdict(rawValue: report.verdict.rawValue) ?? .fail, reasons: report.reasons
             )))
             logger.info("scored", metadata: ["object": "\(image.id)", "verdict": "\(report.verdict.rawValue)"])

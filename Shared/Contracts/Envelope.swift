@@ -19,4 +19,9 @@ public struct Envelope<Payload: FairwayMessage>: Sendable, Equatable {
         self.occurredAt = occurredAt
         self.payload = payload
     }
+
+    /// A message caused by `cause`: the same acquisition (correlation id) and trace, a new span.
+    public init<Cause: FairwayMessage>(following cause: Envelope<Cause>, payload: Payload) {
+        self.init(correlationID: cause.correlationID, traceparent: TraceParent.continuing(cause.traceparent).description, payload: payload)
+    }
 }

@@ -1,6 +1,13 @@
 import Foundation
-import Logging
+public import Logging
 import Synchronization
+
+/// What every log line written while handling one message carries: its acquisition
+/// (`correlation_id`), `trace_id` and `message_id`. Set by the message worker for the task that
+/// handles the message; log handlers add it to each line.
+public enum LogContext {
+    @TaskLocal public static var metadata: Logger.Metadata = [:]
+}
 
 /// Process-wide logging: readable lines for people, or one JSON object per line for collectors.
 public enum FairwayLogging {
@@ -10,20 +17,21 @@ public enum FairwayLogging {
         let first = bootstrapped.withLock { done in defer { done = true }; return !done }
         guard first else { return }
         let level = Logger.Level(rawValue: level.lowercased()) ?? .info
-        LoggingSystem.bootstrap { label in
+        LoggingSystem.bootstrap({ label, provider in
             var handler: any LogHandler = switch format {
-            case .text: StreamLogHandler.standardError(label: label)
-            case .json: JSONLogHandler(label: label)
+            case .text: StreamLogHandler.standardError(label: label, metadataProvider: provider)
+            case .json: JSONLogHandler(label: label, metadataProvider: provider)
             }
             handler.logLevel = level
             return handler
-        }
+        }, metadataProvider: Logger.MetadataProvider { LogContext.metadata })
     }
 }
 
 /// One JSON object per line on standard error: time, level, label, message, metadata.
 struct JSONLogHandler: LogHandler {
     let label: String
+    var metadataProvider: Logger.MetadataProvider?
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
 
@@ -39,7 +47,8 @@ struct JSONLogHandler: LogHandler {
             "logger": label,
             "message": "\(event.message)",
         ]
-        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) where fields[key] == nil {
+        let context = metadataProvider?.get() ?? [:]
+        for (key, value) in context.merging(metadata, uniquingKeysWith: { $1 }).merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) where fields[key] == nil {
             fields[key] = "\(value)"
         }
         guard var line = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return }

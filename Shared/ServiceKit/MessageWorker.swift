@@ -154,6 +154,15 @@ public final class MessageWorker: Service, Sendable {
     }
 
     func process(_ delivery: AMQPDelivery) async {
+        // Every line logged while handling the message names its acquisition and trace.
+        var context: Logger.Metadata = ["key": "\(delivery.properties.type ?? delivery.routingKey)"]
+        if let correlation = delivery.properties.correlationID { context["correlation_id"] = "\(correlation)" }
+        if let id = delivery.properties.messageID { context["message_id"] = "\(id)" }
+        if let trace = delivery.properties.headers["traceparent"]?.stringValue.flatMap(TraceParent.init) { context["trace_id"] = "\(trace.traceID)" }
+        await LogContext.$metadata.withValue(context) { await handle(delivery) }
+    }
+
+    private func handle(_ delivery: AMQPDelivery) async {
         let started = ContinuousClock.now
         let key = delivery.properties.type ?? delivery.routingKey
         do {

@@ -28,7 +28,9 @@ import Testing
                  "metadata": {"Staining": "DAPI"}}
                 """)
             // ...and no message_id property: a bare third-party client.
-            let result = try await Self.pika([try TestEnvironment.amqpURL, ingest.broker.names.exchange, "acquisition.completed", body.path, "--no-message-id"])
+            let trace = "0af7651916cd43dd8448eb211c80319c"
+            let result = try await Self.pika([try TestEnvironment.amqpURL, ingest.broker.names.exchange, "acquisition.completed", body.path, "--no-message-id",
+                                              "--traceparent", "00-\(trace)-b7ad6b7169203331-01"])
             #expect(result.status == 0, "\(result.output)")
 
             let messages = try await ingest.waitForMessages(1)
@@ -43,6 +45,8 @@ import Testing
                 return found
             }
             #expect(source == "amqp registered amartin")
+            // The AMQP header's trace is continued: on the acquisition and on object.registered.
+            #expect(try await ingest.count("SELECT count(*)::int FROM outbox WHERE routing_key = 'object.registered' AND traceparent LIKE '00-\(trace)-%'") == 1)
             #expect(try await ingest.count("SELECT count(*)::int FROM annotations WHERE namespace = 'user' AND key = 'Staining'") == 1)
             try? FileManager.default.removeItem(at: body)
         }

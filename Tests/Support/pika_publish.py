@@ -42,6 +42,7 @@ def main() -> int:
     parser.add_argument("--no-message-id", action="store_true", help="send no message_id, as a bare client would")
     parser.add_argument("--correlation-id", default=None)
     parser.add_argument("--type", default=None, help="AMQP type property; default: the routing key")
+    parser.add_argument("--traceparent", default=None, help="W3C traceparent header; default: a new trace")
     args = parser.parse_args()
 
     if args.body == "-":
@@ -58,7 +59,7 @@ def main() -> int:
         content_type="application/json",
         delivery_mode=2,  # persistent
         timestamp=int(time.time()),
-        headers={"traceparent": new_traceparent()},
+        headers={"traceparent": args.traceparent or new_traceparent()},
     )
 
     connection = pika.BlockingConnection(pika.URLParameters(args.url))

@@ -1,7 +1,8 @@
 /// Operator tokens: who may change state from the web dashboard (replay a failed object). Like
-/// watcher tokens only a SHA-256 is stored; they are not scoped to a zone.
+/// watcher tokens only a SHA-256 is stored; they are not scoped to a zone. And the trace context
+/// an acquisition arrived with.
 enum OperatorSchema {
-    static let migration = Migration(version: 9, name: "operator tokens", statements: [
+    static let migration = Migration(version: 9, name: "operator tokens and traces", statements: [
         """
         CREATE TABLE operator_tokens (
             id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -15,5 +16,7 @@ enum OperatorSchema {
         "GRANT SELECT, UPDATE (last_used_at) ON operator_tokens TO fairway_ingest",
         // The dashboard's storage view reads the quotas and the retention schedule.
         "GRANT SELECT ON retention_notices TO fairway_ingest",
+        // The trace an acquisition was posted in (W3C traceparent): its objects' messages continue it.
+        "ALTER TABLE acquisitions ADD COLUMN traceparent text CHECK (traceparent IS NULL OR octet_length(traceparent) <= 512)",
     ])
 }
