@@ -105,6 +105,30 @@ final class ProgressBar: @unchecked Sendable {
     }
 }
 
+/// A progress bar for work whose size is known only once it starts (the first update creates it).
+final class LazyProgress: @unchecked Sendable {
+    private let label: String
+    private let lock = NSLock()
+    private var bar: ProgressBar?
+    private var last: (done: Int, bytes: Int64) = (0, 0)
+
+    init(_ label: String) { self.label = label }
+
+    func update(done: Int, total: Int, bytes: Int64, totalBytes: Int64) {
+        lock.lock()
+        if bar == nil { bar = ProgressBar(label, total: total, totalBytes: totalBytes) }
+        last = (done, bytes)
+        let bar = bar!
+        lock.unlock()
+        bar.update(done: done, bytes: bytes)
+    }
+
+    func finish() {
+        lock.lock(); let bar = bar, last = last; lock.unlock()
+        bar?.finish(done: last.done, bytes: last.bytes)
+    }
+}
+
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

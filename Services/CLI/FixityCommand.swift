@@ -39,12 +39,15 @@ struct FixityCommand: AsyncParsableCommand {
             let before = all ? Date().addingTimeInterval(1) : Date().addingTimeInterval(-Double(interval.components.seconds))
             let budget = budget ?? settings.fixityBytesPerSecond, resource = resource, limit = limit
             let started = ContinuousClock.now
+            let progress = LazyProgress("fixity")
             let results = try await catalog.withCatalog { client, logger in
                 let names = FairwayBrokerNames(namespace: configuration.brokerNamespace)
                 let engine = settings.engine(catalog: Catalog(client: client, service: "retention", exchange: names.exchange, logger: logger),
                                              actor: RetentionCommand.operatorName)
-                return try await FixityChecker(engine: engine, bytesPerSecond: budget).checkDue(verifiedBefore: before, limit: limit, resource: resource)
+                return try await FixityChecker(engine: engine, bytesPerSecond: budget)
+                    .checkDue(verifiedBefore: before, limit: limit, resource: resource) { progress.update(done: $0, total: $1, bytes: $2, totalBytes: $3) }
             }
+            progress.finish()
             let seconds = (ContinuousClock.now - started).seconds
             let bytes = results.reduce(Int64(0)) { $0 + $1.bytes }
             let damaged = results.filter { $0.outcome != "ok" }

@@ -46,14 +46,17 @@ public struct FixityChecker: Sendable {
         let role: String
         let path: String
         let checksum: String
+        let size: Int64
     }
 
     /// Checks up to `limit` good replicas last verified before `verifiedBefore` (never verified
     /// first), optionally of one resource.
-    public func checkDue(verifiedBefore: Date, limit: Int, resource: String? = nil) async throws -> [FixityResult] {
+    /// `progress(done, total, bytes read, total bytes)` follows the checks, for a progress bar.
+    public func checkDue(verifiedBefore: Date, limit: Int, resource: String? = nil,
+                         progress: (@Sendable (Int, Int, Int64, Int64) -> Void)? = nil) async throws -> [FixityResult] {
         var due: [DueReplica] = []
-        for try await (id, objectID, resourceID, name, role, path, checksum) in try await catalog.client.query("""
-            SELECT r.id, r.object_id, x.id, x.name, x.role, r.physical_path, coalesce(r.checksum, o.checksum)
+        for try await (id, objectID, resourceID, name, role, path, checksum, size) in try await catalog.client.query("""
+            SELECT r.id, r.object_id, x.id, x.name, x.role, r.physical_path, coalesce(r.checksum, o.checksum), r.size_bytes
             FROM replicas r JOIN resources x ON x.id = r.resource_id JOIN objects o ON o.id = r.object_id
             WHERE r.status = 'good' AND o.state <> 'expired' AND r.physical_path_bytes IS NULL
               AND coalesce(r.checksum, o.checksum) IS NOT NULL
@@ -64,11 +67,19 @@ public struct FixityChecker: Sendable {
                               AND f.checked_at > now() - interval '1 hour')
             ORDER BY r.last_verified_at NULLS FIRST, r.id
             LIMIT \(limit)
-            """, logger: logger).decode((UUID, UUID, UUID, String, String, String, String).self) {
-            due.append(DueReplica(id: id, objectID: objectID, resourceID: resourceID, resource: name, role: role, path: path, checksum: checksum))
+            """, logger: logger).decode((UUID, UUID, UUID, String, String, String, String, Int64).self) {
+            due.append(DueReplica(id: id, objectID: objectID, resourceID: resourceID, resource: name, role: role, path: path,
+                                  checksum: checksum, size: size))
         }
+        let totalBytes = due.reduce(Int64(0)) { $0 + $1.size }
         var results: [FixityResult] = []
-        for replica in due { results.append(try await check(replica)) }
+        var read: Int64 = 0
+        for replica in due {
+            let result = try await check(replica)
+            results.append(result)
+            read += result.bytes
+            progress?(results.count, due.count, read, totalBytes)
+        }
         return results
     }
 
