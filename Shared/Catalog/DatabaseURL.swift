@@ -9,7 +9,8 @@ public struct DatabaseURLError: Error, CustomStringConvertible, Equatable {
 
 /// `postgres://user:password@host:port/database?sslmode=disable|prefer|require` to a client configuration.
 public enum DatabaseURL {
-    public static func configuration(_ url: String) throws(DatabaseURLError) -> PostgresClient.Configuration {
+    /// `applicationName` names the connections in `pg_stat_activity` (which process holds them).
+    public static func configuration(_ url: String, applicationName: String? = nil) throws(DatabaseURLError) -> PostgresClient.Configuration {
         guard url.utf8.count <= 2048, let components = URLComponents(string: url) else {
             throw DatabaseURLError(description: "database URL is not a valid URL")
         }
@@ -37,9 +38,12 @@ public enum DatabaseURL {
             password: components.percentEncodedPassword?.removingPercentEncoding,
             database: database, tls: tls
         )
-        configuration.options.maximumConnections = 16
+        configuration.options.maximumConnections = maximumConnections
+        if let applicationName { configuration.options.additionalStartupParameters = [("application_name", String(applicationName.prefix(63)))] }
         return configuration
     }
+
+    public static let maximumConnections = 16
 
     /// The URL with the password hidden, for logs.
     public static func redacted(_ url: String) -> String {

@@ -58,7 +58,9 @@ public struct ServiceRuntime: Sendable {
 
         let databaseURL = try configuration.requireDatabaseURL()
         let amqpURL = try configuration.requireAMQPURL()
-        let postgres = PostgresClient(configuration: try DatabaseURL.configuration(databaseURL), backgroundLogger: logger)
+        // Named per process, so the pool gauge finds this process's connections among its replicas'.
+        let applicationName = "\(service.executable) \(ProcessInfo.processInfo.hostName.prefix(32)):\(getpid())"
+        let postgres = PostgresClient(configuration: try DatabaseURL.configuration(databaseURL, applicationName: applicationName), backgroundLogger: logger)
         let names = FairwayBrokerNames(namespace: configuration.brokerNamespace)
         let topology = names.serviceTopology(
             service: service.rawValue, routingKeys: service.consumedKeys.map(\.rawValue),
@@ -92,6 +94,7 @@ public struct ServiceRuntime: Sendable {
             services.append(consumer)
         }
         services.append(relay)
+        services.append(DatabasePoolGauge(client: postgres, applicationName: applicationName, maximum: DatabaseURL.maximumConnections, logger: logger))
         services.append(contentsOf: own.services)
         if let worker { services.append(worker) }
 

@@ -73,6 +73,10 @@ import Testing
             #expect((value(qcMetrics, #"fairway_qc_images_total{verdict="not-scored"}"#) ?? 0) == 1, "\(qcMetrics.prefix(3000))")
             #expect((value(qcMetrics, "fairway_qc_bytes_scored_total") ?? 0) > 0)
             #expect(qcMetrics.contains("fairway_outbox_backlog{producer=\"qc\"} 0") || qcMetrics.contains("fairway_outbox_backlog{producer=\"qc\"}"), "\(qcMetrics.prefix(3000))")
+            // The database pool, as the server sees this process's named connections.
+            #expect(value(qcMetrics, "fairway_db_pool_max_connections") == 16)
+            #expect((value(qcMetrics, #"fairway_db_connections{state="active"}"#) ?? 0) >= 1
+                    && (value(qcMetrics, #"fairway_db_connections{state="idle"}"#) ?? -1) >= 0, "\(qcMetrics.prefix(3000))")
 
             // The corrupt file: described, then failed by QC with the decoder's reason; no qc.scored.
             let failed = try #require(try await harness.rows("""
