@@ -241,13 +241,15 @@ struct RetentionCommand: AsyncParsableCommand {
             let configuration = try catalog.configuration()
             let settings: RetentionSettings
             do { settings = try RetentionSettings(configuration) } catch { throw ValidationError(error.description) }
+            let progress = LazyProgress("retention")
             let report = try await catalog.withCatalog { client, logger in
                 // Messages go to the outbox as the retention service's: its relay sends them.
                 let names = FairwayBrokerNames(namespace: configuration.brokerNamespace)
                 let engine = settings.engine(catalog: Catalog(client: client, service: "retention", exchange: names.exchange, logger: logger),
                                              actor: RetentionCommand.operatorName)
-                return try await engine.apply(at: at)
+                return try await engine.apply(at: at) { progress.update(done: $0, total: $1, bytes: $2, totalBytes: $3) }
             }
+            progress.finish()
             let stamp = ISO8601DateFormatter()
             if json {
                 let document: [String: Any] = [

@@ -57,7 +57,8 @@ public struct RetentionEngine: Sendable {
     var planner: RetentionPlanner { RetentionPlanner(client: catalog.client, logger: catalog.logger) }
 
     /// Schedules, notifies and runs everything due at `now`.
-    public func apply(at now: Date) async throws -> ApplyReport {
+    /// `progress(done, total, bytes, total bytes)` follows the actions run, for a progress bar.
+    public func apply(at now: Date, progress: (@Sendable (Int, Int, Int64, Int64) -> Void)? = nil) async throws -> ApplyReport {
         var report = ApplyReport()
         report.scheduled = try await catalog.transaction { try await planner.schedule(at: now, requestedBy: actor, on: $0) }
         for notice in try await planner.dueNotices(at: now) {
@@ -76,17 +77,33 @@ public struct RetentionEngine: Sendable {
             logger.error("quota notices not sent", metadata: ["error": "\(error)"])
             report.noticeFailures.append("quota notices: \(error)")
         }
-        report.ran = try await runDue(at: now)
+        report.ran = try await runDue(at: now, progress: progress)
         return report
     }
 
     /// Carries out the scheduled actions due at `now` (and any a killed run left unfinished).
-    public func runDue(at now: Date) async throws -> [ApplyReport.RanAction] {
+    public func runDue(at now: Date, progress: (@Sendable (Int, Int, Int64, Int64) -> Void)? = nil) async throws -> [ApplyReport.RanAction] {
+        // What is due now, with the bytes its objects hold: the progress bar's totals.
+        var due = (count: 0, bytes: Int64(0))
+        var sizes: [UUID: Int64] = [:]
+        if progress != nil {
+            for try await (objectID, size) in try await catalog.client.query("""
+                SELECT a.object_id, o.size_bytes FROM retention_actions a JOIN objects o ON o.id = a.object_id
+                WHERE (a.state = 'scheduled' AND a.not_before <= \(now)) OR (a.state = 'running' AND a.lease_until < clock_timestamp())
+                """, logger: logger).decode((UUID, Int64).self) {
+                due.count += 1; due.bytes += size; sizes[objectID] = size
+            }
+        }
         var ran: [ApplyReport.RanAction] = []
+        var bytes: Int64 = 0
         while true {
             let batch = try await claim(at: now, limit: 64)
             if batch.isEmpty { break }
-            for action in batch { ran.append(await run(action, at: now)) }
+            for action in batch {
+                ran.append(await run(action, at: now))
+                bytes += sizes[action.objectID] ?? 0
+                progress?(ran.count, max(due.count, ran.count), bytes, max(due.bytes, bytes))
+            }
         }
         return ran
     }
