@@ -195,7 +195,10 @@ struct Dashboard: Sendable {
                     SELECT coalesce(q.instrument, m.microscope, 'unknown instrument') AS instrument,
                            array_agg(s.value) FILTER (WHERE s.metric = 'snr') AS snr,
                            array_agg(s.value) FILTER (WHERE s.metric = 'saturationFraction') AS saturation
-                    FROM qc_scores s JOIN objects o ON o.id = s.object_id LEFT JOIN objects p ON p.id = o.parent_id
+                    FROM qc_scores s
+                    -- The last 30 days of scoring: enough to see an instrument drift, bounded work per refresh.
+                    JOIN qc_results r ON r.object_id = s.object_id AND r.method_version = s.method_version AND r.scored_at > now() - interval '30 days'
+                    JOIN objects o ON o.id = s.object_id LEFT JOIN objects p ON p.id = o.parent_id
                     LEFT JOIN acquisitions q ON q.id = coalesce(o.acquisition_id, p.acquisition_id)
                     LEFT JOIN image_metadata m ON m.object_id = o.id
                     WHERE s.plane IS NULL GROUP BY 1) i),
@@ -270,7 +273,7 @@ struct Dashboard: Sendable {
         if snapshot.failures.isEmpty { body += "<tr><td colspan=\"5\">No failure.</td></tr>" }
         body += "</tbody></table></section>"
 
-        body += "<section id=\"qc\"><h2>Quality per instrument</h2>"
+        body += "<section id=\"qc\"><h2>Quality per instrument (last 30 days)</h2>"
         if snapshot.qc.isEmpty { body += "<p>No image scored yet.</p>" }
         for instrument in snapshot.qc {
             body += "<div class=\"instrument\" data-instrument=\"\(Self.escape(instrument.instrument))\"><h3>\(Self.escape(instrument.instrument))</h3>"

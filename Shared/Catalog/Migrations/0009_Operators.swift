@@ -16,6 +16,10 @@ enum OperatorSchema {
         "GRANT SELECT, UPDATE (last_used_at) ON operator_tokens TO fairway_ingest",
         // The dashboard's storage view reads the quotas and the retention schedule.
         "GRANT SELECT ON retention_notices TO fairway_ingest",
+        // The dashboard reads the newest acquisitions and each stage's last hour on every refresh.
+        "CREATE INDEX acquisitions_created ON acquisitions (created_at)",
+        "CREATE INDEX image_metadata_extracted ON image_metadata (extracted_at)",
+        "CREATE INDEX qc_results_scored ON qc_results (scored_at)",
         // The trace an acquisition was posted in (W3C traceparent): its objects' messages continue it.
         "ALTER TABLE acquisitions ADD COLUMN traceparent text CHECK (traceparent IS NULL OR octet_length(traceparent) <= 512)",
     ])
