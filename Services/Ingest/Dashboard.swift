@@ -177,8 +177,9 @@ struct Dashboard: Sendable {
             SELECT jsonb_build_object(
                 'stages', (SELECT coalesce(jsonb_object_agg(state, n), '{}') FROM (SELECT state, count(*) AS n FROM objects WHERE parent_id IS NULL GROUP BY state) s),
                 'rates', jsonb_build_object(
-                    'registered', (SELECT count(*) FROM objects WHERE parent_id IS NULL AND created_at > now() - interval '1 hour'),
-                    'converted', (SELECT count(*) FROM objects WHERE parent_id IS NOT NULL AND created_at > now() - interval '1 hour'),
+                    -- state <> 'expired' lets the planner use objects_created_at (nothing an hour old has expired).
+                    'registered', (SELECT count(*) FROM objects WHERE parent_id IS NULL AND state <> 'expired' AND created_at > now() - interval '1 hour'),
+                    'converted', (SELECT count(*) FROM objects WHERE parent_id IS NOT NULL AND state <> 'expired' AND created_at > now() - interval '1 hour'),
                     'described', (SELECT count(*) FROM image_metadata WHERE status = 'extracted' AND extracted_at > now() - interval '1 hour'),
                     'scored', (SELECT count(*) FROM qc_results WHERE status = 'scored' AND scored_at > now() - interval '1 hour'),
                     'failed', (SELECT count(*) FROM objects WHERE state IN ('failed', 'unsupported-format') AND updated_at > now() - interval '1 hour')),
