@@ -10,8 +10,8 @@ import Testing
 /// DataCite's documented answers; and the answer reader against hostile bodies.
 @Suite("DataCite client", .serialized)
 struct DataCiteClientTests {
-    static func withStandIn(_ body: @Sendable (_ url: String) async throws -> Void) async throws {
-        let standIn = try ChildProcess(TestEnvironment.python, [TestEnvironment.supportScript("datacite_standin.py").path, "fairway", "secret", "10.5072"])
+    static func withStandIn(password: String = "secret", _ body: @Sendable (_ url: String) async throws -> Void) async throws {
+        let standIn = try ChildProcess(TestEnvironment.python, [TestEnvironment.supportScript("datacite_standin.py").path, "fairway", password, "10.5072"])
         defer { standIn.terminate() }
         @Sendable func port() -> String? { standIn.output.split(separator: "\n").first { $0.hasPrefix("port ") }.map { String($0.dropFirst(5)) } }
         guard try await eventually(timeout: .seconds(20), { port() != nil }), let port = port() else {
