@@ -9,18 +9,6 @@ import Testing
 /// a crash, a hang or an out-of-bounds access fails the run. Seeded, so a failure replays.
 /// `FAIRWAY_FUZZ_ITERATIONS` (default 200 per seed file) makes it longer: `Tests/fuzz-tiff`.
 @Suite struct TIFFMutationTests {
-    /// SplitMix64: small, seedable, good enough to pick offsets.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func mutatedTIFFsGiveValuesOrErrorsNeverCrashes() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tiff-fuzz-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -39,7 +27,7 @@ import Testing
         var converted = 0
         for (seedIndex, seed) in seeds.enumerated() {
             let original = [UInt8](try Data(contentsOf: seed))
-            var random = Seeded(state: UInt64(seedIndex + 1) &* 0x1234_5678)
+            var random = SplitMix64(state: UInt64(seedIndex + 1) &* 0x1234_5678)
             for iteration in 0 ..< iterations {
                 var bytes = original
                 switch iteration % 4 {

@@ -17,24 +17,11 @@ import Testing
 /// per seed) and `FAIRWAY_FUZZ_SEED` make runs longer or different: `Tests/fuzz-parsers`.
 @Suite("parser corpus mutations")
 struct ParserMutationTests {
-    /// SplitMix64: reproducible from its seed, printed on failure.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { n <= 0 ? 0 : Int(next() % UInt64(n)) }
-    }
-
     static let fragments: [[UInt8]] = ["%00", "..", "../", "%2e%2e%2f", "%c0%ae", "\u{0}", "\"", "\\", "{", "}", "[", "]", ":", "&", "=",
                                        "-", "\n", "\t", "\u{FEFF}", "é", "漢", "%", "%%", "'", "<", "&amp;", "9999999999999999999999",
                                        "-1", "null", "true", "[[[[[[[[[[", "{\"a\":", "ff", "00", "tag:", "#"].map { Array($0.utf8) }
 
-    static func mutate(_ seed: [UInt8], _ random: inout Random) -> [UInt8] {
+    static func mutate(_ seed: [UInt8], _ random: inout SplitMix64) -> [UInt8] {
         var bytes = seed
         for _ in 0 ... random.below(4) {
             switch random.below(7) {
@@ -65,7 +52,7 @@ struct ParserMutationTests {
         var outcome = (accepted: 0, refused: 0)
         for (index, seed) in seeds.enumerated() {
             #expect(check(seed) == nil, "\(corpus) seed \(index) itself")
-            var random = Random(state: base &+ UInt64(index) &* 7919)
+            var random = SplitMix64(state: base &+ UInt64(index) &* 7919)
             for iteration in 0 ..< iterations {
                 let mutant = mutate(seed, &random)
                 if let broken = check(mutant) {
