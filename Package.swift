@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // Every target is Swift 6 with strict concurrency; these flags are set once here.
@@ -59,6 +59,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         // The watcher's HTTP client (and DataCite's, later).
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // Spans: the tracing API (already under Hummingbird) and, when configured, export over OTLP/HTTP (no gRPC stack).
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
+        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: services.map { service(folder: $0.folder, extra: $0.extra) } + [
         // C interop: rabbitmq-c from the system (Debian librabbitmq-dev) plus a shim for macros and variadics.
@@ -125,6 +128,8 @@ let package = Package(
                 hummingbird,
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "OTel", package: "swift-otel"),
             ],
             path: "Shared/ServiceKit",
             swiftSettings: swiftSettings

@@ -57,9 +57,9 @@ struct AcquisitionIntake: Sendable {
     }
 
     func accept(_ request: AcquisitionCompleted, source: Source, defaultOwner: String, tokenZone: String?,
-                traceparent: String?, on connection: PostgresConnection) async throws -> Outcome {
+                trace: TraceParent, on connection: PostgresConnection) async throws -> Outcome {
         var checked = try await check(request, defaultOwner: defaultOwner, tokenZone: tokenZone, on: connection)
-        checked.traceparent = TraceParent.continuing(traceparent).description
+        checked.traceparent = trace.description
         return try await record([checked], source: source, on: connection)[0]
     }
 

@@ -1,5 +1,6 @@
 import FairwayCatalog
 import FairwayContracts
+import FairwayServiceKit
 import FairwayStorage
 import Foundation
 import HTTPTypes
@@ -37,7 +38,16 @@ struct IngestAPI: Sendable {
 
     // MARK: - Handlers
 
+    /// The request is a span of the trace its `traceparent` header continues; the acquisition
+    /// records that span, so its objects' messages are its children.
     private func postAcquisition(_ request: Request) async throws -> Response {
+        try await TraceHop.span("POST /v1/acquisitions", kind: .server, continuing: request.headers[HTTPField.Name("traceparent")!],
+                                attributes: ["http.request.method": "POST", "http.route": "/v1/acquisitions"]) { hop in
+            try await postAcquisition(request, hop: hop)
+        }
+    }
+
+    private func postAcquisition(_ request: Request, hop: TraceHop) async throws -> Response {
         let identity = try await authenticate(request)
         var request = request
         let body: ByteBuffer
@@ -47,7 +57,7 @@ struct IngestAPI: Sendable {
             throw APIError(.contentTooLarge, "body too large", "the body is over \(MessageCodec.maxBodyBytes) bytes")
         }
         if body.readableBytesView.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) == UInt8(ascii: "[") {
-            return try await postBatch(body, identity: identity, traceparent: request.headers[HTTPField.Name("traceparent")!])
+            return try await postBatch(body, identity: identity, trace: hop.traceparent)
         }
         let acquisition: AcquisitionCompleted
         do {
@@ -59,7 +69,7 @@ struct IngestAPI: Sendable {
         do {
             outcome = try await client.withConnection { connection in
                 try await intake.accept(acquisition, source: .http, defaultOwner: identity.owner, tokenZone: identity.zone,
-                                        traceparent: request.headers[HTTPField.Name("traceparent")!], on: connection)
+                                        trace: hop.traceparent, on: connection)
             }
         } catch let error as IntakeError {
             throw APIError(error)
@@ -77,7 +87,7 @@ struct IngestAPI: Sendable {
     /// 200 with one result per item, in order, each with the status it would have had on its own.
     static let maxBatch = 1000
 
-    private func postBatch(_ body: ByteBuffer, identity: WatcherIdentity, traceparent: String?) async throws -> Response {
+    private func postBatch(_ body: ByteBuffer, identity: WatcherIdentity, trace: TraceParent) async throws -> Response {
         guard let items = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [Any] else {
             throw APIError(.badRequest, "malformed body", "not a JSON array of acquisitions")
         }
@@ -100,8 +110,8 @@ struct IngestAPI: Sendable {
                     }
                     do {
                         var acquisition = try await intake.check(request, defaultOwner: identity.owner, tokenZone: identity.zone, on: connection)
-                        // One trace for the batch, one span per acquisition.
-                        acquisition.traceparent = TraceParent.continuing(traceparent).description
+                        // The batch is one request, one span: its acquisitions all continue it.
+                        acquisition.traceparent = trace.description
                         checked.append((index, acquisition))
                     } catch let error as IntakeError {
                         throw APIError(error)

@@ -39,7 +39,8 @@ struct IngestCommand: AsyncParsableCommand {
                 messages.on(AcquisitionCompleted.self) { envelope, transaction in
                     do {
                         _ = try await intake.accept(envelope.payload, source: .amqp, defaultOwner: envelope.payload.zone,
-                                                    tokenZone: nil, traceparent: envelope.traceparent, on: transaction.connection)
+                                                    tokenZone: nil, trace: envelope.hop ?? TraceParent.continuing(envelope.traceparent),
+                                                    on: transaction.connection)
                     } catch let error as IntakeError {
                         throw PermanentFailure(error.description)
                     }

@@ -1,5 +1,6 @@
 import FairwayCatalog
 import FairwayContracts
+import FairwayServiceKit
 import FairwayStorage
 import Foundation
 import Logging
@@ -187,8 +188,12 @@ struct RegistrationWriter {
             SELECT id, traceparent FROM acquisitions WHERE id = ANY(\(acquisitionIDs)) AND traceparent IS NOT NULL
             """).decode((UUID, String).self) { traces[id] = trace }
         for row in versions {
-            transaction.emit(Envelope(correlationID: row.acquisition_id.uuidString.lowercased(),
-                                      traceparent: TraceParent.continuing(traces[row.acquisition_id]).description, payload: ObjectRegistered(
+            let correlation = row.acquisition_id.uuidString.lowercased()
+            // The registration is a span of its own, a child of the acquisition's request.
+            let trace = await TraceHop.span("register object", kind: .internal, continuing: traces[row.acquisition_id],
+                                            attributes: ["fairway.object_id": row.id.uuidString.lowercased(),
+                                                         "messaging.message.conversation_id": correlation]) { $0.traceparent }
+            transaction.emit(Envelope(correlationID: correlation, traceparent: trace.description, payload: ObjectRegistered(
                 objectID: row.id, acquisitionID: row.acquisition_id, assayID: row.assay_id, logicalPath: row.logical_path,
                 resource: row.zone, physicalPath: row.physical_path, size: row.size, checksum: row.checksum,
                 format: row.format, version: row.version, physicalPathBytes: row.physicalPathBase64

@@ -8,6 +8,9 @@ public struct Envelope<Payload: FairwayMessage>: Sendable, Equatable {
     public var traceparent: String?
     public var occurredAt: Date
     public var payload: Payload
+    /// The span of the hop handling this message, set by the service that received it; the
+    /// messages it causes carry it as their `traceparent`. Not sent.
+    public var hop: TraceParent?
 
     public var routingKey: RoutingKey { Payload.routingKey }
 
@@ -20,8 +23,10 @@ public struct Envelope<Payload: FairwayMessage>: Sendable, Equatable {
         self.payload = payload
     }
 
-    /// A message caused by `cause`: the same acquisition (correlation id) and trace, a new span.
+    /// A message caused by `cause`: the same acquisition (correlation id) and trace, as a child of
+    /// the span that handled `cause` (a new span id when none was opened).
     public init<Cause: FairwayMessage>(following cause: Envelope<Cause>, payload: Payload) {
-        self.init(correlationID: cause.correlationID, traceparent: TraceParent.continuing(cause.traceparent).description, payload: payload)
+        self.init(correlationID: cause.correlationID,
+                  traceparent: (cause.hop ?? TraceParent.continuing(cause.traceparent)).description, payload: payload)
     }
 }

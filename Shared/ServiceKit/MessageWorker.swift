@@ -16,8 +16,8 @@ public struct PermanentFailure: Error, CustomStringConvertible {
 /// The messages a service consumes, by routing key, and what it does with each inside the catalog
 /// transaction that also records the message in the inbox.
 public struct MessageRoutes: Sendable {
-    typealias Apply = @Sendable (AMQPDelivery, UUID, (any Sendable)?, CatalogTransaction) async throws -> Void
-    typealias Prepare = @Sendable (AMQPDelivery, UUID) async throws -> any Sendable
+    typealias Apply = @Sendable (InboundMessage, (any Sendable)?, CatalogTransaction) async throws -> Void
+    typealias Prepare = @Sendable (InboundMessage) async throws -> any Sendable
     typealias ApplyBatch = @Sendable ([PreparedDelivery], CatalogTransaction) async throws -> Void
     struct Route: Sendable {
         /// Slow work done before the transaction (a conversion), skipped for messages already consumed.
@@ -38,8 +38,8 @@ public struct MessageRoutes: Sendable {
         _ type: Payload.Type, _ handle: @escaping @Sendable (Envelope<Payload>, CatalogTransaction) async throws -> Void
     ) {
         if Payload.acceptsExternalProducers { external.insert(Payload.routingKey.rawValue) }
-        routes[Payload.routingKey.rawValue] = Route(prepare: nil) { delivery, messageID, _, transaction in
-            try await handle(try Self.envelope(Payload.self, delivery, messageID), transaction)
+        routes[Payload.routingKey.rawValue] = Route(prepare: nil) { message, _, transaction in
+            try await handle(try Self.envelope(Payload.self, message), transaction)
         }
     }
 
@@ -53,10 +53,10 @@ public struct MessageRoutes: Sendable {
     ) {
         if Payload.acceptsExternalProducers { external.insert(Payload.routingKey.rawValue) }
         routes[Payload.routingKey.rawValue] = Route(
-            prepare: { delivery, messageID in try await prepare(try Self.envelope(Payload.self, delivery, messageID)) },
-            apply: { delivery, messageID, prepared, transaction in
+            prepare: { message in try await prepare(try Self.envelope(Payload.self, message)) },
+            apply: { message, prepared, transaction in
                 guard let prepared = prepared as? Prepared else { throw PermanentFailure("internal: prepared value of the wrong type") }
-                try await apply(try Self.envelope(Payload.self, delivery, messageID), prepared, transaction)
+                try await apply(try Self.envelope(Payload.self, message), prepared, transaction)
             }
         )
     }
@@ -76,14 +76,14 @@ public struct MessageRoutes: Sendable {
             var batch: [(Envelope<Payload>, Prepared)] = []
             for item in items {
                 guard let prepared = item.prepared as? Prepared else { throw PermanentFailure("internal: prepared value of the wrong type") }
-                batch.append((try Self.envelope(Payload.self, item.delivery, item.messageID), prepared))
+                batch.append((try Self.envelope(Payload.self, item.message), prepared))
             }
             try await apply(batch, transaction)
         }
         routes[Payload.routingKey.rawValue] = Route(
-            prepare: { delivery, messageID in try await prepare(try Self.envelope(Payload.self, delivery, messageID)) },
-            apply: { delivery, messageID, prepared, transaction in
-                try await applyBatch([PreparedDelivery(delivery: delivery, messageID: messageID, prepared: prepared)], transaction)
+            prepare: { message in try await prepare(try Self.envelope(Payload.self, message)) },
+            apply: { message, prepared, transaction in
+                try await applyBatch([PreparedDelivery(message: message, prepared: prepared)], transaction)
             },
             applyBatch: applyBatch
         )
@@ -95,13 +95,16 @@ public struct MessageRoutes: Sendable {
     /// Whether some route records messages in batches (the worker then keeps more of them in flight).
     public var batches: Bool { routes.values.contains { $0.applyBatch != nil } }
 
-    private static func envelope<Payload: FairwayMessage>(_: Payload.Type, _ delivery: AMQPDelivery, _ messageID: UUID) throws -> Envelope<Payload> {
+    private static func envelope<Payload: FairwayMessage>(_: Payload.Type, _ message: InboundMessage) throws -> Envelope<Payload> {
+        let delivery = message.delivery
         let payload = try MessageCodec.decode(Payload.self, from: delivery.body, amqpType: delivery.properties.type ?? delivery.routingKey)
-        return Envelope(
-            messageID: messageID, correlationID: delivery.properties.correlationID,
+        var envelope = Envelope(
+            messageID: message.messageID, correlationID: delivery.properties.correlationID,
             traceparent: delivery.properties.headers["traceparent"]?.stringValue,
             occurredAt: delivery.properties.timestamp ?? Date(), payload: payload
         )
+        envelope.hop = message.hop
+        return envelope
     }
 }
 
@@ -154,15 +157,23 @@ public final class MessageWorker: Service, Sendable {
     }
 
     func process(_ delivery: AMQPDelivery) async {
-        // Every line logged while handling the message names its acquisition and trace.
-        var context: Logger.Metadata = ["key": "\(delivery.properties.type ?? delivery.routingKey)"]
-        if let correlation = delivery.properties.correlationID { context["correlation_id"] = "\(correlation)" }
-        if let id = delivery.properties.messageID { context["message_id"] = "\(id)" }
-        if let trace = delivery.properties.headers["traceparent"]?.stringValue.flatMap(TraceParent.init) { context["trace_id"] = "\(trace.traceID)" }
-        await LogContext.$metadata.withValue(context) { await handle(delivery) }
+        let key = delivery.properties.type ?? delivery.routingKey
+        var attributes = ["messaging.system": "rabbitmq", "messaging.operation.type": "process",
+                          "messaging.destination.name": names.queue(catalog.service), "messaging.rabbitmq.destination.routing_key": key]
+        attributes["messaging.message.id"] = delivery.properties.messageID
+        attributes["messaging.message.conversation_id"] = delivery.properties.correlationID
+        // One span per message, in the trace its traceparent continues; messages it causes are its children.
+        await TraceHop.span("process \(key)", kind: .consumer, continuing: delivery.properties.headers["traceparent"]?.stringValue,
+                            attributes: attributes) { hop in
+            // Every line logged while handling the message names its acquisition and trace.
+            var context: Logger.Metadata = ["key": "\(key)", "trace_id": "\(hop.traceparent.traceID)", "span_id": "\(hop.traceparent.parentID)"]
+            if let correlation = delivery.properties.correlationID { context["correlation_id"] = "\(correlation)" }
+            if let id = delivery.properties.messageID { context["message_id"] = "\(id)" }
+            await LogContext.$metadata.withValue(context) { await handle(delivery, hop: hop) }
+        }
     }
 
-    private func handle(_ delivery: AMQPDelivery) async {
+    private func handle(_ delivery: AMQPDelivery, hop: TraceHop) async {
         let started = ContinuousClock.now
         let key = delivery.properties.type ?? delivery.routingKey
         do {
@@ -183,7 +194,8 @@ public final class MessageWorker: Service, Sendable {
             if let batch = route.applyBatch, let prepare = route.prepare, let committer = committers[key] {
                 // No inbox lookup first: batched routes prepare cheaply, and the batch's inbox
                 // insert turns a redelivery into no effect anyway.
-                let item = PreparedDelivery(delivery: delivery, messageID: messageID, prepared: try await prepare(delivery, messageID))
+                let message = InboundMessage(delivery: delivery, messageID: messageID, hop: hop.traceparent)
+                let item = PreparedDelivery(message: message, prepared: try await prepare(message))
                 do {
                     try await committer.commit(item)
                 } catch {
@@ -205,10 +217,11 @@ public final class MessageWorker: Service, Sendable {
                     delivery.ack()
                     return
                 }
-                prepared = try await prepare(delivery, messageID)
+                prepared = try await prepare(InboundMessage(delivery: delivery, messageID: messageID, hop: hop.traceparent))
             }
+            let message = InboundMessage(delivery: delivery, messageID: messageID, hop: hop.traceparent)
             let outcome = try await catalog.consumeOnce(messageID: messageID, routingKey: key) { [prepared] transaction in
-                try await route.apply(delivery, messageID, prepared, transaction)
+                try await route.apply(message, prepared, transaction)
             }
             if case .duplicate = outcome {
                 logger.debug("duplicate delivery ignored", metadata: ["message_id": "\(messageID)"])
@@ -218,14 +231,15 @@ public final class MessageWorker: Service, Sendable {
             Timer(label: "fairway_message_processing_seconds", dimensions: [("key", key)], preferredDisplayUnit: .seconds)
                 .record(duration: ContinuousClock.now - started)
         } catch {
-            await fail(delivery, key: key, error: error)
+            await fail(delivery, key: key, error: error, hop: hop)
         }
     }
 
-    private func fail(_ delivery: AMQPDelivery, key: String, error: any Error) async {
+    private func fail(_ delivery: AMQPDelivery, key: String, error: any Error, hop: TraceHop) async {
         let permanent = error is PermanentFailure || error is ContractError
         let attempt = delivery.previousAttempts + 1
         let reason = "\(error)"
+        hop.failed(error, final: permanent || attempt >= configuration.deliveryLimit)
         if !permanent && attempt < configuration.deliveryLimit {
             logger.warning("message failed, will retry", metadata: ["key": "\(key)", "attempt": "\(attempt)", "error": "\(reason)"])
             try? await Task.sleep(for: configuration.retryBackoff * Double(1 << min(attempt - 1, 6)))
@@ -256,11 +270,18 @@ public final class MessageWorker: Service, Sendable {
     }
 }
 
-/// A delivery whose slow part is done, waiting to be recorded.
-struct PreparedDelivery: Sendable {
+/// A delivery with its idempotency key and the span handling it.
+struct InboundMessage: Sendable {
     let delivery: AMQPDelivery
     let messageID: UUID
+    let hop: TraceParent
+}
+
+/// A delivery whose slow part is done, waiting to be recorded.
+struct PreparedDelivery: Sendable {
+    let message: InboundMessage
     let prepared: (any Sendable)?
+    var messageID: UUID { message.messageID }
 }
 
 /// Group commit: items prepared while a transaction is running wait for the next one, which

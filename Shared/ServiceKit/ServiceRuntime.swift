@@ -55,6 +55,7 @@ public struct ServiceRuntime: Sendable {
         let logger = Logger(label: service.executable)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let spanExport = try SpanExport.bootstrap(service: service.executable, logger: logger)
 
         let databaseURL = try configuration.requireDatabaseURL()
         let amqpURL = try configuration.requireAMQPURL()
@@ -76,7 +77,7 @@ public struct ServiceRuntime: Sendable {
                                            publisher: publisher, names: names, logger: logger))
         let routes = own.messages
         var readiness = Readiness(checks: [.database(postgres), .broker("rabbitmq-publisher", publisher.status)])
-        var services: [any Service] = [postgres, publisher]
+        var services: [any Service] = (spanExport.map { [$0] } ?? []) + [postgres, publisher]
         var worker: MessageWorker?
         if let routes {
             amqp.connectionName = "\(service.executable) consumer"

@@ -1,6 +1,7 @@
 @testable import FairwayServiceKit
 import Foundation
 import Testing
+import Logging
 
 @Suite struct ConfigurationTests {
     @Test func environmentOverridesTheConfigFile() throws {
@@ -45,5 +46,35 @@ import Testing
             (error as? FairwayConfiguration.Invalid)?.description.contains(":2:") == true
         }
         try? FileManager.default.removeItem(at: file)
+    }
+}
+
+@Suite struct SpanExportSettingsTests {
+    @Test("span export is on only when an OTLP endpoint is named, off when disabled, and its protocol defaults to http/protobuf")
+    func settings() {
+        #expect(SpanExport.settings([:]) == nil)
+        #expect(SpanExport.settings(["OTEL_EXPORTER_OTLP_ENDPOINT": "  "]) == nil)
+        #expect(SpanExport.settings(["OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"])
+                == .init(endpoint: "http://collector:4318", protocol: "http/protobuf"))
+        #expect(SpanExport.settings(["OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://b:4318/v1/traces",
+                                     "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"])
+                == .init(endpoint: "http://b:4318/v1/traces", protocol: "http/json"))
+        #expect(SpanExport.settings(["OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_SDK_DISABLED": "TRUE"]) == nil)
+        #expect(SpanExport.settings(["OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_TRACES_EXPORTER": "none"]) == nil)
+    }
+
+    @Test("a protocol this build cannot speak (gRPC) stops the service at start with the setting named")
+    func unsupportedProtocol() {
+        let logger = Logger(label: "test")
+        #expect(throws: FairwayConfiguration.Invalid.self) {
+            _ = try SpanExport.bootstrap(service: "fairway-test", logger: logger,
+                                         environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"])
+        }
+        do {
+            _ = try SpanExport.bootstrap(service: "fairway-test", logger: logger,
+                                         environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"])
+        } catch {
+            #expect("\(error)".contains("OTEL_EXPORTER_OTLP_PROTOCOL=grpc"))
+        }
     }
 }
