@@ -24,10 +24,17 @@ struct TokenCommand: AsyncParsableCommand {
         @Flag(name: .customLong("operator"), help: "A token for operators: log in to the dashboard (/ui) to replay failed objects.") var forOperator = false
         @Option(help: "Owner recorded on acquisitions that do not name one (default: the label, else the zone).") var owner: String?
         @Option(help: "Free text to recognise the token by, e.g. the microscope's name.") var label: String = ""
+        @Option(name: .customLong("scope"), help: ArgumentHelp(
+            "What the token may do in its zone, repeatable: acquire (post acquisitions), read (the catalog), publish (request publications).",
+            valueName: "acquire|read|publish")) var scopes: [String] = []
         @OptionGroup var catalog: CatalogOptions
 
         func validate() throws {
             guard (zone == nil) == forOperator else { throw ValidationError("give --zone ZONE (a watcher token) or --operator") }
+            if forOperator && !scopes.isEmpty { throw ValidationError("--scope is for watcher tokens; an operator token acts on the dashboard") }
+            for scope in scopes where TokenScope(rawValue: scope) == nil {
+                throw ValidationError("unknown scope '\(scope.prefix(40))': use acquire, read or publish")
+            }
         }
 
         func run() async throws {
@@ -54,15 +61,18 @@ struct TokenCommand: AsyncParsableCommand {
                 return
             }
             let (zone, owner, label) = (zone!, owner, label)
+            // A watcher only posts, unless told otherwise.
+            let scopes = Set(scopes.compactMap(TokenScope.init(rawValue:))).union(scopes.isEmpty ? [.acquire] : []).sorted().map(\.rawValue)
             let id: UUID? = try await catalog.withCatalog { client, logger in
                 for try await id in try await client.query("""
                     WITH zone AS (SELECT id FROM resources WHERE name = \(zone) AND role = 'landing'),
                     created AS (
-                        INSERT INTO watcher_tokens (zone_id, token_sha256, label, owner)
-                        SELECT id, \(digest), \(label), \(owner) FROM zone RETURNING id
+                        INSERT INTO watcher_tokens (zone_id, token_sha256, label, owner, scopes)
+                        SELECT id, \(digest), \(label), \(owner), \(scopes) FROM zone RETURNING id
                     ), audit AS (
                         INSERT INTO audit_log (actor, action, target_kind, target_id, details)
-                        SELECT 'cli', 'token.create', 'watcher_token', id::text, jsonb_build_object('zone', \(zone)::text, 'label', \(label)::text)
+                        SELECT 'cli', 'token.create', 'watcher_token', id::text,
+                               jsonb_build_object('zone', \(zone)::text, 'label', \(label)::text, 'scopes', \(scopes)::text[])
                         FROM created
                     )
                     SELECT id FROM created
@@ -71,7 +81,7 @@ struct TokenCommand: AsyncParsableCommand {
             }
             guard let id else { throw CommandFailure("no landing zone is named '\(zone)' (fairway zone list)") }
             print(token)
-            note("token \(id.uuidString.lowercased()) created for zone \(zone); it is shown only this once")
+            note("token \(id.uuidString.lowercased()) created for zone \(zone) (may \(scopes.compactMap { TokenScope(rawValue: $0)?.allows }.joined(separator: ", "))); it is shown only this once")
         }
     }
 
@@ -86,16 +96,16 @@ struct TokenCommand: AsyncParsableCommand {
             let (zone, all, json) = (zone, all, json)
             try await catalog.withCatalog { client, logger in
                 var rows: [[String]] = []
-                for try await (id, zoneName, label, owner, created, used, revoked) in try await client.query("""
-                    SELECT t.id, r.name, t.label, COALESCE(t.owner, ''), t.created_at::text, COALESCE(t.last_used_at::text, ''),
-                           COALESCE(t.revoked_at::text, '')
+                for try await (id, zoneName, label, owner, scopes, created, used, revoked) in try await client.query("""
+                    SELECT t.id, r.name, t.label, COALESCE(t.owner, ''), array_to_string(t.scopes, ','), t.created_at::text,
+                           COALESCE(t.last_used_at::text, ''), COALESCE(t.revoked_at::text, '')
                     FROM watcher_tokens t JOIN resources r ON r.id = t.zone_id
                     WHERE (\(zone)::text IS NULL OR r.name = \(zone)) AND (\(all) OR t.revoked_at IS NULL)
                     ORDER BY t.created_at
-                    """, logger: logger).decode((UUID, String, String, String, String, String, String).self) {
-                    rows.append([id.uuidString.lowercased(), zoneName, label, owner, created, used, revoked])
+                    """, logger: logger).decode((UUID, String, String, String, String, String, String, String).self) {
+                    rows.append([id.uuidString.lowercased(), zoneName, label, owner, scopes, created, used, revoked])
                 }
-                printTable(["id", "zone", "label", "owner", "created", "last_used", "revoked"], rows, json: json)
+                printTable(["id", "zone", "label", "owner", "scopes", "created", "last_used", "revoked"], rows, json: json)
             }
         }
     }

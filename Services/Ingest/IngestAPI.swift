@@ -48,7 +48,7 @@ struct IngestAPI: Sendable {
     }
 
     private func postAcquisition(_ request: Request, hop: TraceHop) async throws -> Response {
-        let identity = try await authenticate(request)
+        let identity = try await authenticate(request, for: .acquire)
         var request = request
         let body: ByteBuffer
         do {
@@ -134,7 +134,7 @@ struct IngestAPI: Sendable {
     }
 
     private func getAcquisition(_ request: Request, id: String) async throws -> Response {
-        let identity = try await authenticate(request)
+        let identity = try await authenticate(request, for: .acquire, .read)
         guard let id = UUID(uuidString: id) else { throw APIError(.notFound, "not found", "'\(id.prefix(64))' is not an acquisition id") }
         guard let body = try await views.acquisition(id, zone: identity.zone) else {
             throw APIError(.notFound, "not found", "no acquisition \(id.uuidString.lowercased()) in zone \(identity.zone)")
@@ -143,7 +143,7 @@ struct IngestAPI: Sendable {
     }
 
     private func listObjects(_ request: Request) async throws -> Response {
-        let identity = try await authenticate(request)
+        let identity = try await authenticate(request, for: .read)
         let query = request.uri.queryParameters
         var filter = CatalogViews.ObjectFilter(zone: identity.zone)
         for (name, keyPath) in [("investigation", \CatalogViews.ObjectFilter.investigation), ("study", \.study), ("assay", \.assay)] {
@@ -164,7 +164,7 @@ struct IngestAPI: Sendable {
 
     /// Objects of the token's zone by annotation, machine tag, words, ISA names and dates.
     private func search(_ request: Request) async throws -> Response {
-        let identity = try await authenticate(request)
+        let identity = try await authenticate(request, for: .read)
         var parameters: [(name: String, value: String)] = []
         for pair in (request.uri.query ?? "").split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -185,7 +185,7 @@ struct IngestAPI: Sendable {
     }
 
     private func getObject(_ request: Request, id: String) async throws -> Response {
-        let identity = try await authenticate(request)
+        let identity = try await authenticate(request, for: .read)
         guard let id = UUID(uuidString: id) else { throw APIError(.notFound, "not found", "'\(id.prefix(64))' is not an object id") }
         guard let body = try await views.object(id, zone: identity.zone) else {
             throw APIError(.notFound, "not found", "no object \(id.uuidString.lowercased()) in zone \(identity.zone)")
@@ -196,7 +196,7 @@ struct IngestAPI: Sendable {
     /// The object's bytes, streamed from an intact replica; the read counts as an access, so data
     /// in use is not tiered to cold storage. `Repr-Digest` (RFC 9530) carries the SHA-256.
     private func getContent(_ request: Request, id: String, context: BasicRequestContext) async throws -> Response {
-        let identity = try await authenticate(request)
+        let identity = try await authenticate(request, for: .read)
         guard let id = UUID(uuidString: id) else { throw APIError(.notFound, "not found", "'\(id.prefix(64))' is not an object id") }
         guard let replica = try await views.readableReplica(id, zone: identity.zone) else {
             throw APIError(.notFound, "not found", "no readable object \(id.uuidString.lowercased()) in zone \(identity.zone)")
@@ -214,8 +214,10 @@ struct IngestAPI: Sendable {
         return Response(status: .ok, headers: headers, body: body)
     }
 
-    private func authenticate(_ request: Request) async throws -> WatcherIdentity {
-        try await tokens.authenticate(request)
+    /// The caller, when its token holds one of `scopes` (posting needs `acquire`; reading the
+    /// catalog `read`; an acquisition's state is for whoever posted it or may read).
+    private func authenticate(_ request: Request, for scopes: TokenScope...) async throws -> WatcherIdentity {
+        try await tokens.authenticate(request, anyOf: scopes)
     }
 
     // MARK: - Responses

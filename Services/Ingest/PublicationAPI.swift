@@ -30,7 +30,7 @@ struct PublicationAPI: Sendable {
     /// Body: `{"investigation": I, "study": S, "publication": {…the publication file as JSON…}}`.
     /// 202 with the DOI and state; 422 with `problems` per field; 403 for a non-owner.
     private func post(_ request: Request) async throws -> Response {
-        let identity = try await tokens.authenticate(request)
+        let identity = try await tokens.authenticate(request, for: .publish)
         let settings: PublishingSettings
         switch self.settings {
         case .success(let value): settings = value
@@ -80,7 +80,7 @@ struct PublicationAPI: Sendable {
 
     /// The publication's state here and at DataCite, with DataCite's problems per field.
     private func get(_ request: Request, doi text: String) async throws -> Response {
-        _ = try await tokens.authenticate(request)
+        _ = try await tokens.authenticate(request, for: .publish)
         guard let doi = DOIName(text) else { throw APIError(.notFound, "unknown DOI", "\(text.prefix(100)) is not a Fairway DOI") }
         guard let status = try await PublicationStatus.load(doi: doi.description, client: client, logger: logger).first else {
             throw APIError(.notFound, "unknown DOI", "no publication has the DOI \(doi)")

@@ -21,6 +21,20 @@ public enum ServiceName: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// Routing keys the service publishes (from its outbox). Its broker user may publish no other
+    /// (topic permissions, `deploy/rabbitmq/topic-permissions`).
+    public var publishedKeys: [RoutingKey] {
+        switch self {
+        case .ingest: [.objectRegistered]
+        case .converter: [.objectConverted]
+        case .metadata: [.metadataExtracted]
+        case .qc: [.qcScored]
+        case .retention: [.retentionNotice, .retentionApplied, .replicaDamaged]
+        // Publication requests are written by the API and the CLI as the DOI service's messages.
+        case .doi: [.datasetPublishRequested, .doiRegistered]
+        }
+    }
+
     /// Keys an earlier release bound to the service's queue and this one does not consume.
     public var retiredKeys: [RoutingKey] {
         switch self {

@@ -252,7 +252,59 @@ import Testing
             #expect(try await ingest.request(.GET, "/v1/objects?investigation=a%20b").status == 400)
         }
     }
+
+    @Test("token scopes: a watcher token (the default, acquire) posts and follows its acquisitions but reads no catalog route and cannot publish; a read token reads its zone only and cannot post; scopes are listed, and unknown ones refused")
+    func tokenScopesLimitWhatATokenMayDo() async throws {
+        try await IngestHarness.with { ingest in
+            try ingest.write("scoped/img.tif", IngestHarness.randomBytes(512))
+            let watcherOutput = try await ingest.cli("token", "create", "--zone", ingest.zone, "--label", "scope-watcher")
+            let watcher = try #require(watcherOutput.split(separator: "\n").first { $0.hasPrefix("fwt_") }.map(String.init), "\(watcherOutput)")
+            #expect(watcherOutput.contains("may post acquisitions)"), "\(watcherOutput)")
+            let readerOutput = try await ingest.cli("token", "create", "--zone", ingest.zone, "--label", "scope-reader", "--scope", "read")
+            let reader = try #require(readerOutput.split(separator: "\n").first { $0.hasPrefix("fwt_") }.map(String.init), "\(readerOutput)")
+
+            // The watcher posts and sees the state of what it posted.
+            let posted = try await ingest.post(["zone": ingest.zone, "path": "scoped"], token: watcher)
+            #expect(posted.status == 202, "\(posted.text)")
+            let id = try #require(posted.body["id"] as? String)
+            _ = try await ingest.settled(id)
+            #expect(try await ingest.request(.GET, "/v1/acquisitions/\(id)", token: watcher).status == 200)
+            let object = try #require(try await ingest.rows("SELECT id::text AS id FROM objects LIMIT 1").first?["id"] as? String)
+
+            // ...and nothing else: every catalog route and the publication routes are 403, saying which scope is missing.
+            for path in ["/v1/objects", "/v1/objects/\(object)", "/v1/objects/\(object)/content", "/v1/search?q=img",
+                         "/v1/publications/10.5072/x"] {
+                let answer = try await ingest.request(.GET, path, token: watcher)
+                #expect(answer.status == 403, "\(path): \(answer.text)")
+                #expect(answer.body["error"] as? String == "scope missing" && (answer.body["detail"] as? String)?.contains("its scopes: acquire") == true,
+                        "\(path): \(answer.text)")
+            }
+            let publish = try await ingest.request(.POST, "/v1/publications", body: Array(#"{"investigation":"x","study":"y","publication":{}}"#.utf8), token: watcher)
+            #expect(publish.status == 403 && (publish.body["detail"] as? String)?.contains("--scope publish") == true, "\(publish.text)")
+
+            // The reader reads its zone but may not post.
+            let objects = try await ingest.request(.GET, "/v1/objects", token: reader)
+            #expect(objects.status == 200 && (objects.body["objects"] as? [Any])?.count == 1, "\(objects.text)")
+            #expect(try await ingest.request(.GET, "/v1/objects/\(object)/content", token: reader).status == 200)
+            let readerPost = try await ingest.post(["zone": ingest.zone, "path": "scoped"], token: reader)
+            #expect(readerPost.status == 403 && (readerPost.body["detail"] as? String)?.contains("may not post acquisitions") == true, "\(readerPost.text)")
+            // Nothing was written by the refused requests.
+            #expect(try await ingest.count("SELECT count(*)::int FROM acquisitions") == 1)
+
+            // The listing shows the scopes; a scope that does not exist is refused before anything is stored.
+            let list = try await ingest.cli("token", "list", "--json")
+            let start = try #require(list.firstIndex(of: "["), "\(list)"), end = try #require(list.lastIndex(of: "]"), "\(list)")
+            let tokens = try #require(try JSONSerialization.jsonObject(with: Data(list[start...end].utf8)) as? [[String: Any]], "\(list)")
+            #expect(tokens.first { $0["label"] as? String == "scope-watcher" }?["scopes"] as? String == "acquire")
+            #expect(tokens.first { $0["label"] as? String == "scope-reader" }?["scopes"] as? String == "read")
+            #expect(tokens.first { $0["label"] as? String == "test-watcher" }?["scopes"] as? String == "acquire,read,publish")
+            let bad = try await ingest.cliResult(["token", "create", "--zone", ingest.zone, "--scope", "admin"])
+            #expect(bad.status == 64 && bad.output.contains("unknown scope 'admin'"), "\(bad.output)")
+            #expect(try await ingest.count("SELECT count(*)::int FROM watcher_tokens") == 3)
+        }
+    }
 }
+
 
 enum FairwayChecksum {
     static func of(_ bytes: [UInt8]) -> String { FileInspection.checksum(of: bytes) }

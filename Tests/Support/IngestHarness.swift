@@ -77,7 +77,7 @@ public final class IngestHarness: @unchecked Sendable {
 
     /// A new watcher token for `zone` (the only line `token create` prints on stdout).
     public func createToken(zone: String) async throws -> String {
-        let output = try await cli("token", "create", "--zone", zone, "--label", "test-watcher")
+        let output = try await cli("token", "create", "--zone", zone, "--label", "test-watcher", "--scope", "acquire", "--scope", "read", "--scope", "publish")
         guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("fwt_") }) else {
             throw TestSetupError("token create printed no token: \(output)")
         }

@@ -27,6 +27,7 @@ public enum Migrations {
         PublicationSchema.migration,
         DataCiteSyncSchema.migration,
         OperatorSchema.migration,
+        TokenScopeSchema.migration,
     ]
 
     /// Identifies the whole list: tests name their template database after it.
