@@ -90,6 +90,8 @@ public actor DataCiteSync: Service {
             while !Task.isCancelled, refusedCredentials == nil {
                 let due = try await store.claimDue(limit: 16, lease: settings.lease)
                 if due.isEmpty { break }
+                let renewal = renewLeases(of: due)
+                defer { renewal.cancel() }
                 for publication in due {
                     if refusedCredentials != nil || Task.isCancelled {
                         try await store.release(publication, detail: "waiting for the DOI service")
@@ -100,7 +102,10 @@ public actor DataCiteSync: Service {
             }
             if refusedCredentials == nil, ContinuousClock.now - lastCheck >= min(settings.reconcileInterval, .seconds(60)) {
                 lastCheck = .now
-                for publication in try await store.claimForCheck(olderThan: settings.reconcileInterval, limit: 50, lease: settings.lease) {
+                let checks = try await store.claimForCheck(olderThan: settings.reconcileInterval, limit: 50, lease: settings.lease)
+                let renewal = renewLeases(of: checks)
+                defer { renewal.cancel() }
+                for publication in checks {
                     if refusedCredentials != nil || Task.isCancelled {
                         try await store.release(publication, detail: "waiting for the DOI service")
                         continue
@@ -116,6 +121,25 @@ public actor DataCiteSync: Service {
         } catch {
             logger.error("DataCite sync round failed", metadata: ["error": "\(describeDatabaseError(error))"])
             return ContinuousClock.now + .seconds(2)
+        }
+    }
+
+    /// Keeps the claims on `publications` while this worker lives (renewed every third of a
+    /// lease); a worker that dies loses them within `settings.lease`.
+    private func renewLeases(of publications: [ClaimedPublication]) -> Task<Void, Never> {
+        let (store, lease, logger) = (store, settings.lease, logger)
+        let tokens = Array(Set(publications.map(\.lease)))
+        return Task {
+            while !Task.isCancelled {
+                do {
+                    try await Task.sleep(for: max(.milliseconds(100), lease / 3))
+                    try await store.renew(tokens, lease: lease)
+                } catch is CancellationError {
+                    return
+                } catch {
+                    logger.warning("publication leases not renewed", metadata: ["error": "\(error)"])
+                }
+            }
         }
     }
 

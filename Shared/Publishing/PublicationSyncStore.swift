@@ -189,6 +189,14 @@ struct PublicationSyncStore: Sendable {
     }
 
     /// Gives a claim back untouched (e.g. the service stops calling DataCite).
+    /// Extends the leases taken under `tokens` (this worker's claims), while it works on them.
+    func renew(_ tokens: [UUID], lease: Duration) async throws {
+        let seconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
+        try await client.query("""
+            UPDATE publications SET lease_until = now() + make_interval(secs => \(seconds)) WHERE lease_token = ANY(\(tokens))
+            """, logger: logger)
+    }
+
     func release(_ publication: ClaimedPublication, detail: String) async throws {
         try await client.query("""
             UPDATE publications SET lease_token = NULL, lease_until = NULL, status_detail = \(detail),

@@ -44,8 +44,9 @@ public struct DataCiteSettings: Sendable {
     /// First back-off after a failed call; doubled per attempt up to `retryMax`.
     public var retryBase: Duration = .seconds(5)
     public var retryMax: Duration = .seconds(3600)
-    /// How long a worker owns a publication it is syncing; one that died is taken over after this.
-    public var lease: Duration = .seconds(300)
+    /// How long a claim on a publication lasts unless renewed; the worker syncing it renews it
+    /// every third of this, so one that died is taken over within this time.
+    public var lease: Duration = .seconds(60)
     /// A synced publication is compared with DataCite again once its last check is this old.
     public var reconcileInterval: Duration = .seconds(6 * 3600)
     /// DataCite allows 3,000 authenticated requests per 5 minutes per IP and asks bulk clients to

@@ -45,7 +45,7 @@ public struct RetentionEngine: Sendable {
     public let leaseSeconds: Int
     let slots: BlockingSlots
 
-    public init(catalog: Catalog, delivery: any NoticeDelivery, actor: String, copiesAtOnce: Int = 2, leaseSeconds: Int = 1800) {
+    public init(catalog: Catalog, delivery: any NoticeDelivery, actor: String, copiesAtOnce: Int = 2, leaseSeconds: Int = 120) {
         self.catalog = catalog
         self.delivery = delivery
         self.actor = actor
@@ -99,11 +99,15 @@ public struct RetentionEngine: Sendable {
         while true {
             let batch = try await claim(at: now, limit: 64)
             if batch.isEmpty { break }
+            // The batch stays ours while this process lives; should it die, the leases run out
+            // within `leaseSeconds` and another run takes the actions over.
+            let renewal = Task { await renewLeases(of: batch.map(\.id)) }
             for action in batch {
                 ran.append(await run(action, at: now))
                 bytes += sizes[action.objectID] ?? 0
                 progress?(ran.count, max(due.count, ran.count), bytes, max(due.bytes, bytes))
             }
+            renewal.cancel()
         }
         return ran
     }
@@ -119,6 +123,8 @@ public struct RetentionEngine: Sendable {
         for try await (id, objectID, kind, phase, resourceID, targetPath, reason, requestedBy) in rows
             .decode((Int64, UUID, String, String?, UUID?, String?, String, String).self) {
             guard let kind = ActionKind(rawValue: kind) else { return nil }
+            let renewal = Task { await renewLeases(of: [id]) }
+            defer { renewal.cancel() }
             return await run(ClaimedAction(id: id, objectID: objectID, kind: kind, phase: phase, resourceID: resourceID,
                                            targetPath: targetPath, reason: reason, requestedBy: requestedBy), at: now)
         }
@@ -160,6 +166,24 @@ public struct RetentionEngine: Sendable {
                                          targetPath: targetPath, reason: reason, requestedBy: requestedBy))
         }
         return claimed.sorted { ($0.kind.isDestructive ? 1 : 0, $0.id) < ($1.kind.isDestructive ? 1 : 0, $1.id) }
+    }
+
+    /// Extends the leases of `ids` while they run, every third of a lease, until cancelled.
+    func renewLeases(of ids: [Int64]) async {
+        let every = Duration.milliseconds(max(100, leaseSeconds * 1000 / 3))
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: every)
+                try await catalog.client.query("""
+                    UPDATE retention_actions SET lease_until = clock_timestamp() + make_interval(secs => \(leaseSeconds))
+                    WHERE id = ANY(\(ids)) AND state = 'running'
+                    """, logger: logger)
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("retention leases not renewed", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     // MARK: - Running one action

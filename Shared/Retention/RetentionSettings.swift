@@ -12,8 +12,9 @@ public struct RetentionSettings: Sendable {
     public var fixityBytesPerSecond: Int64?
     /// A replica is checked again once its last verification is this old.
     public var fixityInterval: Duration = .seconds(30 * 86_400)
-    /// How long a run owns an action it started; a run killed half-way is resumed after this.
-    public var leaseSeconds = 1800
+    /// How long a claim on an action lasts unless renewed: a running action's lease is renewed
+    /// every third of it, so a run killed half-way is resumed by another within this time.
+    public var leaseSeconds = 120
 
     public init() {}
 
