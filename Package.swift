@@ -44,6 +44,7 @@ let package = Package(
     products: services.map { .executable(name: $0.product, targets: [$0.folder + "Service"]) } + [
         .executable(name: "fairway", targets: ["FairwayCLI"]),
         .executable(name: "fairway-bench", targets: ["FairwayBench"]),
+        .executable(name: "fairway-fuzz", targets: ["FairwayFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
@@ -139,6 +140,14 @@ let package = Package(
             dependencies: ["FairwayServiceKit", "FairwayCatalog", "FairwayAMQP", "FairwayContracts", "FairwayStorage", "FairwayMetadata",
                            "FairwayQuality", "FairwayRetention", "FairwayPublication", "FairwayPublishing", "FairwayExports", argumentParser, log, postgres, httpClient, nioCore, crypto],
             path: "Services/CLI",
+            swiftSettings: swiftSettings
+        ),
+        // libFuzzer harnesses of the parsers of outside data (Tests/fuzz builds them with -sanitize=fuzzer);
+        // the normal build replays saved inputs through them.
+        .executableTarget(
+            name: "FairwayFuzz",
+            dependencies: ["FairwayContracts", "FairwayDataCite", "FairwayImaging", "FairwayMetadata", "FairwayStorage"],
+            path: "Tests/Fuzz",
             swiftSettings: swiftSettings
         ),
         .executableTarget(

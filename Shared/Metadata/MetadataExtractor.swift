@@ -37,6 +37,20 @@ public enum MetadataExtractor {
         return metadata
     }
 
+    /// What OME-XML text alone says: the part of `extract` that reads a file's OME-XML (for the
+    /// fuzz harness, and anyone holding OME-XML without its pixels).
+    public static func metadata(fromOMEXML text: String, schema: XMLSchema? = nil) throws -> ImageMetadata {
+        var metadata = ImageMetadata(
+            source: "ome-xml", imageName: nil, acquisitionDate: nil, sizeX: 0, sizeY: 0, sizeZ: 1, sizeC: 1, sizeT: 1,
+            pixelType: "", dimensionOrder: "XYCZT", significantBits: 0, physicalSizeX: nil, physicalSizeY: nil, physicalSizeZ: nil,
+            timeIncrement: nil, channels: [], instrument: nil, experimenter: nil, software: nil, annotations: [:], machineTags: [:],
+            naming: FileNaming(fileName: "metadata.ome.xml")
+        )
+        try OMEMetadata.read(text, into: &metadata, schema: schema)
+        metadata.machineTags = machineTags(metadata)
+        return metadata
+    }
+
     static func machineTags(_ metadata: ImageMetadata) -> [String: String] {
         var tags: [String: String] = [:]
         if let microscope = metadata.instrument?.microscope {

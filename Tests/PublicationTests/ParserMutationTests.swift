@@ -105,8 +105,9 @@ struct ParserMutationTests {
     @Test("acquisition events (the JSON any AMQP client may send): decoded or refused with a contract error")
     func acquisitionEvents() throws {
         _ = try Self.run("acquisition-event") { bytes in
-            guard let event = try? MessageCodec.decode(AcquisitionCompleted.self, from: bytes, checkType: false) else { return nil }
-            return event.zone.isEmpty && event.path.isEmpty ? "an empty event accepted" : nil
+            guard let event = try? MessageCodec.decode(AcquisitionCompleted.self, from: bytes, checkType: false),
+                  (try? event.validate()) != nil else { return nil }
+            return event.zone.isEmpty || event.path.isEmpty ? "an event without zone or path validated" : nil
         }
     }
 

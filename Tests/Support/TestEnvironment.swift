@@ -51,9 +51,12 @@ public enum TestEnvironment {
     public static var databaseURL: String { get throws { try require("FAIRWAY_DATABASE_URL") } }
     public static var amqpURL: String { get throws { try require("FAIRWAY_AMQP_URL") } }
 
-    /// A built executable of this package (`swift build` puts them next to the test bundle).
+    /// A built executable of this package (`swift build` puts them next to the test bundle;
+    /// `FAIRWAY_TEST_BIN_DIR` names another build, e.g. the sanitized one of Tests/sanitize).
     public static func executable(_ name: String) throws -> URL {
-        let url = repositoryRoot.appendingPathComponent(".build/debug/\(name)")
+        let folder = ProcessInfo.processInfo.environment["FAIRWAY_TEST_BIN_DIR"].map { URL(fileURLWithPath: $0) }
+            ?? repositoryRoot.appendingPathComponent(".build/debug")
+        let url = folder.appendingPathComponent(name)
         guard FileManager.default.isExecutableFile(atPath: url.path) else {
             throw TestSetupError("\(url.path) is missing: build with `swift build --build-tests` first (Tests/run does)")
         }

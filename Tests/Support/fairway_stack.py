@@ -26,7 +26,7 @@ SERVICES = ["ingest", "converter", "metadata", "qc", "retention", "doi"]
 
 
 def log(message):
-    print(f"[chaos {time.strftime('%H:%M:%S')}] {message}", flush=True)
+    print(f"[{os.path.basename(sys.argv[0]).removesuffix('.py')} {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 # ------------------------------------------------------------------ the catalog, read with psql

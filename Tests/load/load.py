@@ -8,8 +8,8 @@ vault), on the real PostgreSQL and RabbitMQ of deploy/local/infra. It prints:
     pipeline does not keep up);
   - the POST's own latency;
   - messages per second taken by each service's queue, and the deepest each queue got;
-  - the resident memory (RSS) of every service, sampled every 5 s, with its trend after the
-    first minute (MiB per minute);
+  - the resident memory (RSS) of every service, sampled every 5 s, with its trend over the
+    second half of the posting (MiB per minute, least squares);
   - how long the pipeline took to drain after the last acquisition.
 
 Run it through Tests/load/run (release build). Exit 0 when every acquisition was scored and copied.
@@ -190,16 +190,17 @@ def main():
         rate = int(count) / float(span) if float(span) > 0 else float("nan")
         print(f"    {consumer:10s} {key:20s} {int(count):6d} messages  {rate:7.1f}/s   deepest {depths.get(consumer, 0)}")
 
-    print("  resident memory (MiB) per service, sampled every 5 s:")
+    print("  resident memory (MiB) per service, sampled every 5 s (trend: second half of the posting):")
     names = list(stack.services)
-    marks = [0, 60, 120, 180, 240, 300, int(drained - started)]
+    marks = [m for m in range(0, int(drained - started), 60)] + [int(drained - started)]
     print("    " + f"{'':10s}" + "".join(f"{f'{m // 60}m{m % 60:02d}':>9s}" for m in marks) + f"{'max':>9s}{'trend MiB/min':>16s}")
     for name in names:
         series = [(t, values_[name]) for t, values_ in samples if values_.get(name) is not None]
         def at(mark):
             near = min(series, key=lambda point: abs(point[0] - mark), default=None)
             return f"{near[1]:9.1f}" if near else f"{'-':>9s}"
-        after_warmup = [(t / 60, mib) for t, mib in series if 60 <= t <= posted - started]
+        # The second half of the posting: past the warm-up (pools, caches, allocator arenas filling).
+        after_warmup = [(t / 60, mib) for t, mib in series if (posted - started) / 2 <= t <= posted - started]
         print(f"    {name:10s}" + "".join(at(m) for m in marks) + f"{max((m for _, m in series), default=0):9.1f}{slope(after_warmup):16.2f}")
 
     lost = total - catalog.count("SELECT count(*) FROM objects WHERE parent_id IS NULL")
