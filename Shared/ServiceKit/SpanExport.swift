@@ -1,7 +1,9 @@
 public import Foundation
 import Instrumentation
 public import Logging
+#if canImport(OTel)
 import OTel
+#endif
 public import ServiceLifecycle
 
 /// Span export over OTLP (swift-otel), on when the standard OpenTelemetry settings name an
@@ -32,6 +34,7 @@ public enum SpanExport {
         guard ["http/protobuf", "http/json"].contains(settings.protocol) else {
             throw FairwayConfiguration.Invalid(description: "OTEL_EXPORTER_OTLP_PROTOCOL=\(settings.protocol) is not supported: use http/protobuf or http/json")
         }
+        #if canImport(OTel)
         var configuration = OTel.Configuration.default
         configuration.serviceName = service
         configuration.logs.enabled = false
@@ -47,5 +50,8 @@ public enum SpanExport {
         } catch {
             throw FairwayConfiguration.Invalid(description: "span export to \(settings.endpoint) could not be set up: \(error)")
         }
+        #else
+        throw FairwayConfiguration.Invalid(description: "this build has no span exporter (built with FAIRWAY_WITHOUT_OTLP=1): unset OTEL_EXPORTER_OTLP_ENDPOINT")
+        #endif
     }
 }
