@@ -190,11 +190,11 @@ public final class MessageWorker: Service, Sendable {
             guard let route = routes.routes[key] else {
                 throw PermanentFailure("no handler for message type '\(key.prefix(64))' in \(catalog.service)")
             }
+            let message = InboundMessage(delivery: delivery, messageID: messageID, hop: hop.traceparent)
             var prepared: (any Sendable)?
             if let batch = route.applyBatch, let prepare = route.prepare, let committer = committers[key] {
                 // No inbox lookup first: batched routes prepare cheaply, and the batch's inbox
                 // insert turns a redelivery into no effect anyway.
-                let message = InboundMessage(delivery: delivery, messageID: messageID, hop: hop.traceparent)
                 let item = PreparedDelivery(message: message, prepared: try await prepare(message))
                 do {
                     try await committer.commit(item)
@@ -217,9 +217,8 @@ public final class MessageWorker: Service, Sendable {
                     delivery.ack()
                     return
                 }
-                prepared = try await prepare(InboundMessage(delivery: delivery, messageID: messageID, hop: hop.traceparent))
+                prepared = try await prepare(message)
             }
-            let message = InboundMessage(delivery: delivery, messageID: messageID, hop: hop.traceparent)
             let outcome = try await catalog.consumeOnce(messageID: messageID, routingKey: key) { [prepared] transaction in
                 try await route.apply(message, prepared, transaction)
             }

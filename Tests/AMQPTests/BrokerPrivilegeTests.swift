@@ -97,7 +97,7 @@ struct BrokerPrivilegeTests {
             }
             check("bind", exchange: names.exchange, key: "#", queue: queue, arguments: arguments, allowed: false)
             // Queues: its own dead-letter queue may be read; no other service's queue may be read or declared.
-            check("consume", queue: names.deadLetterQueue(service.rawValue), allowed: true)
+            check("consume", queue: names.deadLetterQueue(service.rawValue), arguments: ["x-queue-type": "quorum"], allowed: true)
             for other in ServiceName.allCases where other != service {
                 check("consume", queue: names.queue(other.rawValue), allowed: false)
                 check("consume", queue: names.deadLetterQueue(other.rawValue), allowed: false)

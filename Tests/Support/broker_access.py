@@ -10,7 +10,8 @@ A check is {"url": amqp URL, "op": ..., ...}:
   bind     queue, exchange, key, arguments (to declare the queue first, if missing)
                                a binding wrongly allowed is removed again at once, and a
                                queue declared for the check is deleted after it
-  consume  queue               basic.consume then cancel
+  consume  queue, arguments    basic.consume then cancel (with arguments: the user's own queue,
+                               declared first if missing and deleted again after)
   declare  queue               queue.declare (a queue wrongly created is deleted again)
 A result is {"outcome": "allowed" | "refused" | "error", "detail": text}."""
 import json
@@ -18,6 +19,20 @@ import sys
 
 import pika
 from pika.exceptions import ChannelClosedByBroker
+
+
+def own_queue(connection, channel, check):
+    """Declares the check's queue with its arguments when it does not exist yet (a fresh broker):
+    returns the channel to go on with and whether the queue was created here."""
+    try:
+        channel.queue_declare(check["queue"], passive=True)
+        return channel, False
+    except ChannelClosedByBroker as closed:
+        if closed.reply_code != 404:
+            raise
+    channel = connection.channel()
+    channel.queue_declare(check["queue"], durable=True, arguments=check.get("arguments") or {})
+    return channel, True
 
 
 def attempt(connection, check):
@@ -30,15 +45,7 @@ def attempt(connection, check):
                                   pika.BasicProperties(message_id="00000000-0000-4000-8000-000000000000"))
             channel.tx_rollback()  # the refusal, if any, arrives before this returns
         elif op == "bind":
-            created = False
-            try:
-                channel.queue_declare(check["queue"], passive=True)
-            except ChannelClosedByBroker as closed:
-                if closed.reply_code != 404:
-                    raise
-                channel = connection.channel()
-                channel.queue_declare(check["queue"], durable=True, arguments=check.get("arguments") or {})
-                created = True
+            channel, created = own_queue(connection, channel, check)
             try:
                 channel.queue_bind(check["queue"], check["exchange"], routing_key=check["key"])
                 if check.get("cleanup"):
@@ -47,8 +54,15 @@ def attempt(connection, check):
                 if created:  # leave the broker as it was
                     connection.channel().queue_delete(check["queue"])
         elif op == "consume":
-            tag = channel.basic_consume(check["queue"], lambda *args: None, auto_ack=False)
-            channel.basic_cancel(tag)
+            created = False
+            if check.get("arguments"):  # the user's own queue: declared first on a fresh broker
+                channel, created = own_queue(connection, channel, check)
+            try:
+                tag = channel.basic_consume(check["queue"], lambda *args: None, auto_ack=False)
+                channel.basic_cancel(tag)
+            finally:
+                if created:
+                    connection.channel().queue_delete(check["queue"])
         elif op == "declare":
             channel.queue_declare(check["queue"], durable=True, arguments={"x-queue-type": "quorum"})
             channel.queue_delete(check["queue"])

@@ -1,8 +1,8 @@
 """The whole Fairway stack on the private servers of deploy/local/infra, for the suites that drive
 it from outside (Tests/chaos, Tests/load): a database of its own, a broker namespace of its own,
 zones and a retention policy, a watcher token, the DataCite stand-in and the six services as
-processes that can be killed and restarted. Also little TIFFs, good and bad, and a poster that
-behaves like a watcher."""
+processes that can be killed and restarted. Also little TIFFs and a poster that behaves like a
+watcher."""
 import atexit
 import base64
 import hashlib
@@ -93,38 +93,6 @@ def tiff(width, height, planes, bits, seed):
     for previous, following in zip(ifd_offsets, ifd_offsets[1:]):
         struct.pack_into("<I", out, previous + 2 + entries_per_ifd * 12, following)
     return bytes(out)
-
-
-def make_inputs(landing, count, bad_every, rng):
-    """`count` acquisitions (one file each) under `landing`: mostly good images of a few kinds,
-    every `bad_every`-th one deliberately bad. Returns [(relative path, kind, study, assay)]."""
-    inputs = []
-    for index in range(count):
-        study, assay = f"s{index % 8}", f"a{index % 3}"
-        if bad_every and index % bad_every == bad_every - 1:
-            kind = ["truncated", "garbage", "empty"][(index // bad_every) % 3]
-        else:
-            kind = ["plane16", "stack8", "plane8"][index % 3]
-        relative = f"run-{index // 100:03d}/img-{index:05d}-{kind}.tif"
-        path = os.path.join(landing, relative)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        seed = rng.getrandbits(32)
-        if kind == "plane16":
-            data = tiff(48, 40, 1, 16, seed)
-        elif kind == "stack8":
-            data = tiff(32, 32, 4, 8, seed)
-        elif kind == "plane8":
-            data = tiff(64, 48, 1, 8, seed)
-        elif kind == "truncated":
-            data = tiff(64, 64, 1, 16, seed)[:300]  # the header and a few pixels: the image data is cut
-        elif kind == "garbage":
-            data = os.urandom(2048)
-        else:
-            data = b""
-        with open(path, "wb") as handle:
-            handle.write(data)
-        inputs.append((relative, kind, study, assay))
-    return inputs
 
 
 # ------------------------------------------------------------------ the services, supervised
@@ -223,46 +191,6 @@ class Poster:
                 with self.lock:
                     self.retries += 1
                 time.sleep(0.3)
-
-
-class AMQPPoster:
-    """acquisition.completed over AMQP with pika (a client Fairway does not use), with publisher
-    confirms, again after any connection loss: at least once, as a third-party producer would."""
-
-    def __init__(self, url, exchange):
-        self.url, self.exchange = url, exchange
-        self.accepted = []       # paths
-        self.poison = []         # (message id, why)
-        self.retries = 0
-
-    def publish(self, body, message_id):
-        import pika
-        while True:
-            try:
-                connection = pika.BlockingConnection(pika.URLParameters(self.url))
-                try:
-                    channel = connection.channel()
-                    channel.confirm_delivery()
-                    channel.basic_publish(self.exchange, "acquisition.completed", body, pika.BasicProperties(
-                        message_id=message_id, type="acquisition.completed", content_type="application/json", delivery_mode=2),
-                        mandatory=True)
-                    return
-                finally:
-                    if connection.is_open:
-                        connection.close()
-            except Exception:
-                self.retries += 1
-                time.sleep(0.5)
-
-    def acquisition(self, zone, relative, study, assay):
-        body = json.dumps({"zone": zone, "path": relative, "investigation": "CHAOS", "study": study, "assay": assay}).encode()
-        self.publish(body, str(uuid.uuid4()))
-        self.accepted.append(relative)
-
-    def poisoned(self, why, body):
-        message_id = str(uuid.uuid4())
-        self.publish(body, message_id)
-        self.poison.append((message_id, why))
 
 
 class Stack:
