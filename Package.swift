@@ -12,6 +12,8 @@ let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: 
 let postgres = Target.Dependency.product(name: "PostgresNIO", package: "postgres-nio")
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+// Locks ThreadSanitizer can see (pthread mutexes); Synchronization.Mutex is a futex it cannot.
+let nioLocks = Target.Dependency.product(name: "NIOConcurrencyHelpers", package: "swift-nio")
 let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
 let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
 let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
@@ -116,7 +118,7 @@ let package = Package(
         .target(name: "FairwayStorage", dependencies: [crypto], path: "Shared/Storage", swiftSettings: swiftSettings),
         .target(
             name: "FairwayAMQP",
-            dependencies: ["CRabbitMQ", log, lifecycle],
+            dependencies: ["CRabbitMQ", log, lifecycle, nioLocks],
             path: "Shared/AMQP",
             swiftSettings: swiftSettings
         ),
@@ -130,7 +132,7 @@ let package = Package(
             name: "FairwayServiceKit",
             dependencies: [
                 "FairwayContracts", "FairwayAMQP", "FairwayCatalog", postgres, lifecycle, log, argumentParser,
-                hummingbird,
+                hummingbird, nioLocks,
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
@@ -176,9 +178,9 @@ let package = Package(
         .testTarget(name: "PublicationTests", dependencies: ["FairwayPublication", "FairwayDataCite", "FairwayPublishing", "FairwayHarvesting", "FairwayExports", "FairwayXML", "FairwayStorage", .product(name: "NIOHTTP1", package: "swift-nio"), "FairwayTestSupport", "FairwayContracts", postgres, httpClient, nioCore], path: "Tests/PublicationTests", swiftSettings: swiftSettings),
         .testTarget(name: "XMLTests", dependencies: ["FairwayXML", "FairwayTestSupport"], path: "Tests/XMLTests", swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["FairwayStorage", "FairwayContracts", crypto], path: "Tests/StorageTests", swiftSettings: swiftSettings),
-        .testTarget(name: "IngestTests", dependencies: ["FairwayTestSupport", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", "FairwayStorage", postgres, httpClient, nioCore, crypto], path: "Tests/IngestTests", swiftSettings: swiftSettings),
-        .testTarget(name: "AMQPTests", dependencies: ["FairwayAMQP", "FairwayTestSupport", "FairwayContracts", "FairwayCatalog", "FairwayServiceKit"], path: "Tests/AMQPTests", swiftSettings: swiftSettings),
+        .testTarget(name: "IngestTests", dependencies: ["FairwayTestSupport", "FairwayServiceKit", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", "FairwayStorage", postgres, httpClient, nioCore, crypto], path: "Tests/IngestTests", swiftSettings: swiftSettings),
+        .testTarget(name: "AMQPTests", dependencies: ["FairwayAMQP", "FairwayTestSupport", "FairwayContracts", "FairwayCatalog", "FairwayServiceKit", nioLocks], path: "Tests/AMQPTests", swiftSettings: swiftSettings),
         .testTarget(name: "CatalogTests", dependencies: ["FairwayCatalog", "FairwayTestSupport", "FairwayContracts", "FairwayServiceKit", "FairwayAMQP", postgres, nioCore], path: "Tests/CatalogTests", swiftSettings: swiftSettings),
-        .testTarget(name: "ServiceKitTests", dependencies: ["FairwayServiceKit", "FairwayTestSupport", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", postgres, lifecycle], path: "Tests/ServiceKitTests", swiftSettings: swiftSettings),
+        .testTarget(name: "ServiceKitTests", dependencies: ["FairwayServiceKit", "FairwayTestSupport", "FairwayContracts", "FairwayAMQP", "FairwayCatalog", postgres, lifecycle, nioLocks], path: "Tests/ServiceKitTests", swiftSettings: swiftSettings),
     ]
 )

@@ -68,23 +68,26 @@ final class Registrar: Service, Sendable {
     }
 
     /// Two loops claim and register batches side by side, so one batch's reads overlap the
-    /// other's database writes; SKIP LOCKED and the leases keep their rows apart.
+    /// other's database writes; SKIP LOCKED and the leases keep their rows apart. The second
+    /// starts only once a batch came full: a wake-up for one acquisition (one per POST) costs one
+    /// claim, not a second one that finds nothing.
     private func drain() async {
+        guard await registerBatch() else { return }
         await withTaskGroup(of: Void.self) { group in
-            for _ in 0 ..< 2 { group.addTask { await self.drainLoop() } }
+            for _ in 0 ..< 2 {
+                group.addTask { while !Task.isCancelled, await self.registerBatch() {} }
+            }
         }
     }
 
-    private func drainLoop() async {
-        while !Task.isCancelled {
-            do {
-                let claimed = try await registerDueBatch()
-                if claimed < configuration.batchSize { return }
-            } catch {
-                logger.warning("registration batch failed", metadata: ["error": "\(String(reflecting: error))"])
-                try? await Task.sleep(for: .seconds(1))
-                return
-            }
+    /// Registers one batch; true when it came full (more may be due).
+    private func registerBatch() async -> Bool {
+        do {
+            return try await registerDueBatch() >= configuration.batchSize
+        } catch {
+            logger.warning("registration batch failed", metadata: ["error": "\(String(reflecting: error))"])
+            try? await Task.sleep(for: .seconds(1))
+            return false
         }
     }
 

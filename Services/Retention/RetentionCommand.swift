@@ -29,11 +29,11 @@ struct RetentionCommand: AsyncParsableCommand {
             do { settings = try RetentionSettings(configuration) } catch { throw ValidationError(error.description) }
             try await ServiceRuntime(service: .retention, configuration: configuration) { context in
                 let engine = settings.engine(catalog: context.catalog, actor: "fairway-retention")
-                // Every interval (and soon after new objects arrive): schedule what the policies ask
-                // for, send due notices, run the actions whose grace period is over.
+                // Every interval: schedule what the policies ask for, send due notices, run the actions
+                // whose grace period is over; soon after new objects arrive, the same for them alone.
                 let schedule = PolicySchedule(engine: engine, interval: settings.interval, logger: context.logger)
                 var messages = MessageRoutes()
-                messages.on(ObjectRegistered.self) { _, _ in await schedule.wake() }
+                messages.on(ObjectRegistered.self) { envelope, _ in await schedule.wake(for: envelope.payload.objectID) }
                 // A published study is on legal hold from the moment its DOI exists.
                 messages.on(DOIRegistered.self, LegalHold.record)
                 // Fixity: every replica re-read within the read budget, damaged ones marked, announced, repaired.

@@ -1,7 +1,7 @@
 import Foundation
 public import Logging
 public import ServiceLifecycle
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Publishes with publisher confirms on its own connection. A publish resolves only when the broker
 /// has confirmed the message; many publishes in flight share one pipelined window of confirms.
@@ -59,16 +59,16 @@ extension AMQPPublisher {
 
 /// Collects the completions of one batch and resumes its caller once, when the last one arrives.
 private final class BatchResults: Sendable {
-    private let state: Mutex<(results: [Result<Void, AMQPError>], remaining: Int)>
+    private let state: NIOLockedValueBox<(results: [Result<Void, AMQPError>], remaining: Int)>
     private let continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>
 
     init(count: Int, continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>) {
-        state = Mutex((Array(repeating: .failure(.shutdown), count: count), count))
+        state = NIOLockedValueBox((Array(repeating: .failure(.shutdown), count: count), count))
         self.continuation = continuation
     }
 
     func set(_ index: Int, _ result: Result<Void, AMQPError>) {
-        let done = state.withLock { state -> [Result<Void, AMQPError>]? in
+        let done = state.withLockedValue { state -> [Result<Void, AMQPError>]? in
             state.results[index] = result
             state.remaining -= 1
             return state.remaining == 0 ? state.results : nil
@@ -77,7 +77,7 @@ private final class BatchResults: Sendable {
     }
 
     func failAll(_ error: AMQPError) {
-        continuation.resume(returning: Array(repeating: .failure(error), count: state.withLock { $0.results.count }))
+        continuation.resume(returning: Array(repeating: .failure(error), count: state.withLockedValue { $0.results.count }))
     }
 }
 

@@ -1,18 +1,18 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Whether a connection is up, for `/readyz`, and why not when it is down.
 public final class ConnectionStatus: Sendable {
-    private let state = Mutex<(connected: Bool, lastError: AMQPError?, connects: Int)>((false, nil, 0))
+    private let state = NIOLockedValueBox<(connected: Bool, lastError: AMQPError?, connects: Int)>((false, nil, 0))
 
     public init() {}
 
-    public var isConnected: Bool { state.withLock { $0.connected } }
-    public var lastError: AMQPError? { state.withLock { $0.lastError } }
+    public var isConnected: Bool { state.withLockedValue { $0.connected } }
+    public var lastError: AMQPError? { state.withLockedValue { $0.lastError } }
     /// How many times the connection was (re)established; tests use it to see a reconnect happen.
-    public var connectCount: Int { state.withLock { $0.connects } }
+    public var connectCount: Int { state.withLockedValue { $0.connects } }
 
-    func markConnected() { state.withLock { $0 = (true, nil, $0.connects + 1) } }
-    func markDisconnected(_ error: AMQPError) { state.withLock { $0.connected = false; $0.lastError = error } }
+    func markConnected() { state.withLockedValue { $0 = (true, nil, $0.connects + 1) } }
+    func markDisconnected(_ error: AMQPError) { state.withLockedValue { $0.connected = false; $0.lastError = error } }
 }
 
 extension ConnectionStatus {

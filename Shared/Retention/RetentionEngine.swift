@@ -61,6 +61,21 @@ public struct RetentionEngine: Sendable {
     public func apply(at now: Date, progress: (@Sendable (Int, Int, Int64, Int64) -> Void)? = nil) async throws -> ApplyReport {
         var report = ApplyReport()
         report.scheduled = try await catalog.transaction { try await planner.schedule(at: now, requestedBy: actor, on: $0) }
+        return try await notifyAndRun(report, at: now, progress: progress)
+    }
+
+    /// Schedules what the policies ask for `objects` alone (new ones: their replication) and runs
+    /// everything due. Notices are left to the full runs: they follow dates, not arrivals.
+    public func apply(at now: Date, objects: [UUID]) async throws -> ApplyReport {
+        var report = ApplyReport()
+        report.scheduled = try await catalog.transaction { try await planner.schedule(at: now, requestedBy: actor, objects: objects, on: $0) }
+        report.ran = try await runDue(at: now)
+        return report
+    }
+
+    private func notifyAndRun(_ scheduled: ApplyReport, at now: Date,
+                              progress: (@Sendable (Int, Int, Int64, Int64) -> Void)?) async throws -> ApplyReport {
+        var report = scheduled
         for notice in try await planner.dueNotices(at: now) {
             do {
                 try await send(notice, at: now)

@@ -80,7 +80,12 @@ public struct RetentionPlanner: Sendable {
     /// whether a hold covers it. `$1` is the planning time. The policy's periods are worked out
     /// once per investigation (`pol`), so each object costs a few timestamp additions, and holds
     /// are looked up in hashed sets, whatever their number.
-    static let objectsWithPolicy = """
+    static let objectsWithPolicy = objectsWithPolicy(only: nil)
+
+    /// The same, for the objects in the `uuid[]` parameter `only` names, when given (a run for new
+    /// objects reads those, not the whole catalog).
+    static func objectsWithPolicy(only ids: String?) -> String {
+        """
         pol AS MATERIALIZED (
             SELECT e.investigation_id, e.investigation, e.policy,
                    e.policy->>'replicateTo' AS replicate_to,
@@ -113,18 +118,24 @@ public struct RetentionPlanner: Sendable {
             JOIN assays a ON a.id = o.assay_id
             JOIN studies s ON s.id = a.study_id
             JOIN pol ON pol.investigation_id = s.investigation_id
-            WHERE o.state <> 'expired'
+            WHERE o.state <> 'expired'\(ids.map { " AND o.id = ANY(\($0)::uuid[])" } ?? "")
         )
         """
+    }
 
     /// New actions at `$1`, one row per object and kind, without those already open and those
     /// that failed in the hour before (so a broken disk is not hammered every run).
-    static let proposals = """
-        WITH \(objectsWithPolicy),
+    static let proposals = proposals(only: nil)
+
+    /// The same, for the objects in the `uuid[]` parameter `only` names, when given.
+    static func proposals(only ids: String?) -> String {
+        let restricted = ids.map { " AND object_id = ANY(\($0)::uuid[])" } ?? ""
+        return """
+        WITH \(objectsWithPolicy(only: ids)),
         good AS (
             SELECT r.object_id, r.resource_id, x.role, r.checksum, r.last_verified_at
             FROM replicas r JOIN resources x ON x.id = r.resource_id
-            WHERE r.status = 'good'
+            WHERE r.status = 'good'\(restricted.replacingOccurrences(of: "object_id", with: "r.object_id"))
         ),
         proposals AS (
             SELECT o.id AS object_id, 'replicate' AS kind, v.id AS resource_id, $1::timestamptz AS not_before,
@@ -161,12 +172,13 @@ public struct RetentionPlanner: Sendable {
         -- statement, and a plan probing it row by row would slow down with every insert.
         open_actions AS MATERIALIZED (
             SELECT object_id, kind FROM retention_actions
-            WHERE state IN ('scheduled', 'running') OR (state = 'failed' AND finished_at > $1::timestamptz - interval '1 hour')
+            WHERE (state IN ('scheduled', 'running') OR (state = 'failed' AND finished_at > $1::timestamptz - interval '1 hour'))\(restricted)
         )
         SELECT pr.object_id, pr.kind, pr.resource_id, pr.not_before, pr.reason
         FROM proposals pr
         WHERE NOT EXISTS (SELECT 1 FROM open_actions a WHERE a.object_id = pr.object_id AND a.kind = pr.kind)
         """
+    }
 
     /// Notices due at `$1`: per object the nearest step already reached, grouped by investigation,
     /// owner and day of expiry, without the steps already sent (a later step also covers an
@@ -228,13 +240,16 @@ public struct RetentionPlanner: Sendable {
         return counts
     }
 
-    /// Inserts the proposals at `now` as scheduled actions; returns how many of each kind.
-    public func schedule(at now: Date, requestedBy: String, on transaction: CatalogTransaction) async throws -> [ActionKind: Int] {
+    /// Inserts the proposals at `now` as scheduled actions, for every object or only for `objects`;
+    /// returns how many of each kind.
+    public func schedule(at now: Date, requestedBy: String, objects: [UUID]? = nil,
+                         on transaction: CatalogTransaction) async throws -> [ActionKind: Int] {
         var bindings = PostgresBindings()
         bindings.append(now)
         bindings.append(requestedBy)
+        if let objects { bindings.append(objects) }
         let query = PostgresQuery(unsafeSQL: """
-            WITH planned AS (\(Self.proposals)),
+            WITH planned AS (\(Self.proposals(only: objects == nil ? nil : "$3"))),
             inserted AS (
                 INSERT INTO retention_actions (object_id, kind, state, resource_id, reason, requested_by, scheduled_at, not_before)
                 SELECT object_id, kind, 'scheduled', resource_id, reason, $2, $1::timestamptz, not_before FROM planned

@@ -1,6 +1,6 @@
 import Foundation
 public import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// What every log line written while handling one message carries: its acquisition
 /// (`correlation_id`), `trace_id` and `message_id`. Set by the message worker for the task that
@@ -11,10 +11,10 @@ public enum LogContext {
 
 /// Process-wide logging: readable lines for people, or one JSON object per line for collectors.
 public enum FairwayLogging {
-    private static let bootstrapped = Mutex(false)
+    private static let bootstrapped = NIOLockedValueBox(false)
 
     public static func bootstrap(format: FairwayConfiguration.LogFormat, level: String) {
-        let first = bootstrapped.withLock { done in defer { done = true }; return !done }
+        let first = bootstrapped.withLockedValue { done in defer { done = true }; return !done }
         guard first else { return }
         let level = Logger.Level(rawValue: level.lowercased()) ?? .info
         LoggingSystem.bootstrap({ label, provider in

@@ -17,6 +17,13 @@ public enum SpanExport {
         public var `protocol`: String
     }
 
+    /// Whether this build has the exporter (sanitizer builds leave it out: FAIRWAY_WITHOUT_OTLP=1).
+    #if canImport(OTel)
+    public static let isBuiltIn = true
+    #else
+    public static let isBuiltIn = false
+    #endif
+
     /// The endpoint to export to, or nil when export is not configured or switched off.
     public static func settings(_ environment: [String: String]) -> Settings? {
         func value(_ name: String) -> String? { environment[name].flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 } }

@@ -1,7 +1,7 @@
 import FairwayAMQP
 import FairwayTestSupport
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 /// The kit against the real broker: confirms, acknowledgements, prefetch, routing failures.
@@ -40,18 +40,18 @@ import Testing
         let consumer = broker.consumer(prefetch: 5)
         try await withRunningServices([publisher, consumer]) { () throws in
             for result in await publisher.publish((0..<20).map { _ in broker.message(Array("{}".utf8)) }) { try result.get() }
-            let taken = Mutex<[AMQPDelivery]>([])
+            let taken = NIOLockedValueBox<[AMQPDelivery]>([])
             let reader = Task {
-                for await delivery in consumer.deliveries { taken.withLock { $0.append(delivery) } }
+                for await delivery in consumer.deliveries { taken.withLockedValue { $0.append(delivery) } }
             }
-            #expect(try await eventually { taken.withLock { $0.count } == 5 })
+            #expect(try await eventually { taken.withLockedValue { $0.count } == 5 })
             try await Task.sleep(for: .milliseconds(500))
-            #expect(taken.withLock { $0.count } == 5)
+            #expect(taken.withLockedValue { $0.count } == 5)
             #expect(try await broker.admin.queueState(broker.names.queue("test")).ready == 15)
             // Acknowledging frees the window for the next five.
-            for delivery in taken.withLock({ $0 }) { delivery.ack() }
-            #expect(try await eventually { taken.withLock { $0.count } == 10 })
-            for delivery in taken.withLock({ $0 }) { delivery.ack() }
+            for delivery in taken.withLockedValue({ $0 }) { delivery.ack() }
+            #expect(try await eventually { taken.withLockedValue { $0.count } == 10 })
+            for delivery in taken.withLockedValue({ $0 }) { delivery.ack() }
             reader.cancel()
         }
         await broker.cleanUp()

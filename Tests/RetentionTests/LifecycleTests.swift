@@ -244,6 +244,29 @@ enum CatalogDiskWalk {
 
 @Suite("Retention and access", .serialized)
 struct AccessTests {
+    @Test("with the service running, a new object is replicated within seconds by a run over the new objects alone; the whole catalog is read at start and every interval")
+    func newObjectsArePlannedAlone() async throws {
+        try await IngestHarness.with { harness in
+            _ = try await RetentionStorage.declare(harness, policy: "replicateTo: vault\n")
+            let vaultCopies = "SELECT count(*) FROM replicas r JOIN resources x ON x.id = r.resource_id WHERE x.name = 'vault' AND r.status = 'good'"
+            for (index, folder) in ["first", "second", "third"].enumerated() {
+                _ = try harness.write("\(folder)/image.bin", IngestHarness.randomBytes(50_000 + index))
+                let answer = try await harness.post(["zone": harness.zone, "path": folder, "investigation": "lab", "study": "s1", "assay": "run1"])
+                _ = try await harness.settled(answer.body["id"] as? String ?? "")
+                if index == 0 {
+                    try await harness.startRetention(["FAIRWAY_RETENTION_INTERVAL": "1h"])
+                }
+                // The interval is an hour: only a run over the new object replicates it this soon.
+                let copied = try await eventually(timeout: .seconds(30)) { (try? await harness.count(vaultCopies)) == index + 1 }
+                #expect(copied, "\(harness.retention?.output.suffix(2000) ?? "")")
+            }
+            let runs = (harness.retention?.output ?? "").split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }.filter { $0["message"] as? String == "retention run" }.compactMap { $0["over"] as? String }
+            #expect(runs == ["every object", "1 new objects", "1 new objects"], "\(runs)")
+        }
+    }
+
     @Test("reading an object through the catalog API records the access that tiering counts from, and keeps working from cold storage")
     func accessDelaysTiering() async throws {
         try await IngestHarness.with { harness in

@@ -5,7 +5,6 @@ import FairwayServiceKit
 import FairwayTestSupport
 import Foundation
 import PostgresNIO
-import Synchronization
 import Testing
 
 @Suite(.serialized) struct OutboxRelayTests {

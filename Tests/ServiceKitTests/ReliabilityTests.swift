@@ -5,7 +5,7 @@ import FairwayServiceKit
 import FairwayTestSupport
 import Foundation
 import PostgresNIO
-import Synchronization
+import NIOConcurrencyHelpers
 import ServiceLifecycle
 import Testing
 
@@ -114,10 +114,10 @@ struct CountingService {
         try await database.withClient { client throws in
             try await CountingService.prepare(client)
             let service = CountingService(database: database, broker: broker, client: client)
-            let connectsBefore = Mutex(0)
+            let connectsBefore = NIOLockedValueBox(0)
             try await withRunningServices(service.services) { () throws in
                 #expect(try await eventually { service.consumer.status.isConnected && service.publisher.status.isConnected })
-                connectsBefore.withLock { $0 = service.consumer.status.connectCount }
+                connectsBefore.withLockedValue { $0 = service.consumer.status.connectCount }
                 let messages = (0..<count).map { service.message($0) }
                 let publishing = Task { try await service.publishAll(messages) }
                 // Strike once a third has been applied, with publishing and consuming under way.
@@ -132,7 +132,7 @@ struct CountingService {
             let effects = try await service.effects()
             #expect(effects.rows == count, "every message applied exactly once")
             #expect(effects.distinct == count)
-            #expect(service.consumer.status.connectCount > connectsBefore.withLock { $0 }, "the consumer reconnected")
+            #expect(service.consumer.status.connectCount > connectsBefore.withLockedValue { $0 }, "the consumer reconnected")
         }
         await broker.cleanUp()
         await database.drop()

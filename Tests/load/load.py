@@ -72,6 +72,50 @@ def rss_mib(pid):
     return None
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid, children=False):
+    """User and system CPU time of a process (with its reaped children's, if asked)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12]) + ((int(fields[13]) + int(fields[14])) if children else 0)
+    return ticks / CLOCK_TICKS
+
+
+def pids_named(name):
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as comm:
+                    if comm.read().strip() == name:
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def machine_busy_seconds():
+    """CPU time all cores spent busy (not idle or waiting), and the number of cores."""
+    with open("/proc/stat") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    return (sum(values) - values[3] - values[4]) / CLOCK_TICKS, os.cpu_count() or 1
+
+
+def cpu_snapshot(stack):
+    """CPU seconds so far: each service, PostgreSQL (live backends and reaped ones), RabbitMQ, and the machine."""
+    snapshot = {name: cpu_seconds(service.process.pid) for name, service in stack.services.items()}
+    snapshot["postgresql"] = sum(cpu_seconds(pid, children=True) for pid in pids_named("postgres"))
+    snapshot["rabbitmq"] = sum(cpu_seconds(pid) for pid in pids_named("beam.smp"))
+    snapshot["load driver"] = cpu_seconds(os.getpid())
+    snapshot["machine"], _ = machine_busy_seconds()
+    return snapshot
+
+
 def main():
     parser = argparse.ArgumentParser(description="Fairway load test")
     parser.add_argument("--rate", type=float, default=50.0, help="acquisitions per second")
@@ -120,6 +164,7 @@ def main():
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    cpu_before = cpu_snapshot(stack)
 
     # ---- posting on a fixed schedule
     poster = Poster(args.port_base, token, "chaos")
@@ -158,6 +203,7 @@ def main():
             break
         time.sleep(2)
     drained = time.monotonic()
+    cpu_after = cpu_snapshot(stack)
     stop.set()
     sampler.join()
 
@@ -202,6 +248,14 @@ def main():
         # The second half of the posting: past the warm-up (pools, caches, allocator arenas filling).
         after_warmup = [(t / 60, mib) for t, mib in series if (posted - started) / 2 <= t <= posted - started]
         print(f"    {name:10s}" + "".join(at(m) for m in marks) + f"{max((m for _, m in series), default=0):9.1f}{slope(after_warmup):16.2f}")
+
+    _, cores = machine_busy_seconds()
+    wall = drained - started
+    print(f"  CPU from the first post until drained ({wall:.0f} s on {cores} cores, {cores * wall:.0f} core-seconds):")
+    print(f"    {'':12s}{'seconds':>9s}{'ms per acquisition':>20s}{'share of the cores':>20s}")
+    for name in list(stack.services) + ["postgresql", "rabbitmq", "load driver", "machine"]:
+        used = cpu_after[name] - cpu_before[name]
+        print(f"    {name:12s}{used:9.1f}{used * 1000 / max(total, 1):20.2f}{used / (cores * wall) * 100:19.1f}%")
 
     lost = total - catalog.count("SELECT count(*) FROM objects WHERE parent_id IS NULL")
     print(f"  objects lost: {lost}; refused posts: {len(poster.refused)}; retried posts: {poster.retries}")

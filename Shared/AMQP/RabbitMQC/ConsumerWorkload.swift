@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Consuming with manual acknowledgements: `basic.qos` bounds the deliveries in flight, frames are
 /// assembled into deliveries, and settlements from the application are sent by the owner thread.
@@ -24,7 +24,7 @@ final class ConsumerWorkload: ConnectionWorkload, @unchecked Sendable {
         var headerSeen = false
     }
 
-    private let shared = Mutex(Shared())
+    private let shared = NIOLockedValueBox(Shared())
     private let continuation: AsyncStream<AMQPDelivery>.Continuation
     let deliveries: AsyncStream<AMQPDelivery>
     private let queue: String
@@ -44,7 +44,7 @@ final class ConsumerWorkload: ConnectionWorkload, @unchecked Sendable {
     // MARK: Any thread
 
     func settle(_ key: DeliveryKey, _ settlement: Settlement) {
-        shared.withLock { state in
+        shared.withLockedValue { state in
             guard state.taken.remove(key) != nil || key.connection == state.connection else { return }
             state.settlements.append((key, settlement))
         }
@@ -52,7 +52,7 @@ final class ConsumerWorkload: ConnectionWorkload, @unchecked Sendable {
     }
 
     func markTaken(_ key: DeliveryKey) {
-        shared.withLock { state in
+        shared.withLockedValue { state in
             if key.connection == state.connection { state.taken.insert(key) }
         }
     }
@@ -65,14 +65,14 @@ final class ConsumerWorkload: ConnectionWorkload, @unchecked Sendable {
     func attach(_ connection: RabbitConnection) throws(AMQPError) {
         connectionNumber += 1
         let number = connectionNumber
-        shared.withLock { $0 = Shared(settlements: [], taken: [], connection: number) }
+        shared.withLockedValue { $0 = Shared(settlements: [], taken: [], connection: number) }
         assembly = nil
         try connection.setPrefetch(prefetch)
         consumerTag = try connection.consume(queue: queue)
     }
 
     func flush(_ connection: RabbitConnection) throws(AMQPError) {
-        let settlements = shared.withLock { state -> [(DeliveryKey, Settlement)] in
+        let settlements = shared.withLockedValue { state -> [(DeliveryKey, Settlement)] in
             defer { state.settlements.removeAll(keepingCapacity: true) }
             return state.settlements
         }
@@ -121,13 +121,13 @@ final class ConsumerWorkload: ConnectionWorkload, @unchecked Sendable {
 
     func detach(reason: AMQPError) {
         // Unacknowledged deliveries go back to the queue with the connection; forget their tags.
-        shared.withLock { $0 = Shared(settlements: [], taken: [], connection: 0) }
+        shared.withLockedValue { $0 = Shared(settlements: [], taken: [], connection: 0) }
         consumerTag = nil
         assembly = nil
     }
 
     func refuseQueuedWork(reason: AMQPError) {
-        shared.withLock { $0.settlements.removeAll() }
+        shared.withLockedValue { $0.settlements.removeAll() }
     }
 
     func readyToClose(_ connection: RabbitConnection, deadline: ContinuousClock.Instant) throws(AMQPError) -> Bool {
@@ -137,7 +137,7 @@ final class ConsumerWorkload: ConnectionWorkload, @unchecked Sendable {
             try connection.cancel(consumerTag: tag)
             continuation.finish()
         }
-        let settled = shared.withLock { $0.taken.isEmpty && $0.settlements.isEmpty }
+        let settled = shared.withLockedValue { $0.taken.isEmpty && $0.settlements.isEmpty }
         return settled || ContinuousClock.now >= deadline
     }
 

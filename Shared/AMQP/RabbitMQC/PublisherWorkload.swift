@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Publishing with pipelined confirms: up to `window` messages are on the wire unconfirmed; each
 /// caller's completion runs when the broker acks (or nacks, or returns) its message.
@@ -11,7 +11,7 @@ final class PublisherWorkload: ConnectionWorkload, @unchecked Sendable {
     }
 
     // Handed over by any thread.
-    private let mailbox = Mutex<(accepting: Bool, requests: [Request])>((true, []))
+    private let mailbox = NIOLockedValueBox<(accepting: Bool, requests: [Request])>((true, []))
 
     // Owner thread only.
     private let window: Int
@@ -29,17 +29,17 @@ final class PublisherWorkload: ConnectionWorkload, @unchecked Sendable {
 
     /// Any thread. Returns false when the publisher no longer accepts work.
     func submit(_ requests: [Request]) -> Bool {
-        mailbox.withLock { box in
+        mailbox.withLockedValue { box in
             guard box.accepting else { return false }
             box.requests.append(contentsOf: requests)
             return true
         }
     }
 
-    func stopAccepting() { mailbox.withLock { $0.accepting = false } }
+    func stopAccepting() { mailbox.withLockedValue { $0.accepting = false } }
 
     private func takeHandedOver() -> [Request] {
-        mailbox.withLock { box in
+        mailbox.withLockedValue { box in
             defer { box.requests.removeAll(keepingCapacity: true) }
             return box.requests
         }
@@ -119,7 +119,7 @@ final class PublisherWorkload: ConnectionWorkload, @unchecked Sendable {
 
     func readyToClose(_ connection: RabbitConnection, deadline: ContinuousClock.Instant) throws(AMQPError) -> Bool {
         stopAccepting()
-        let drained = unconfirmed.isEmpty && waitingStart == waiting.count && mailbox.withLock { $0.requests.isEmpty }
+        let drained = unconfirmed.isEmpty && waitingStart == waiting.count && mailbox.withLockedValue { $0.requests.isEmpty }
         if drained { return true }
         if ContinuousClock.now >= deadline {
             detach(reason: .timedOut("waiting for publisher confirms at shutdown"))
